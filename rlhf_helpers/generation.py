@@ -1,0 +1,40 @@
+"""Batched generation for evaluation: introduced in notebook 01, used by 04–07.
+
+Decoder-only models must be padded on the LEFT for generation, so every prompt ends right where the
+new tokens begin; `generate_completions` sets that up and returns only the new text.
+"""
+
+from __future__ import annotations
+
+
+def generate_completions(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 32,
+                         do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0,
+                         seed: int | None = 0, progress: bool = True) -> list[str]:
+    """Generate a completion for each prompt, in batches, with left padding; returns the new text only.
+
+    Args:
+        prompts: plain strings (already formatted, e.g. with the chat template).
+        do_sample: greedy decoding when False; sampling with `temperature`/`top_p` when True.
+        seed: seeds torch before each batch so sampling is reproducible.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0) if do_sample else dict(do_sample=False)
+    device = next(model.parameters()).device
+    texts = []
+    try:
+        starts = range(0, len(prompts), batch_size)
+        for start in tqdm(starts, desc="generating", disable=not progress or len(starts) < 2):
+            if seed is not None:
+                torch.manual_seed(seed + start)
+            enc = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True).to(device)
+            with torch.no_grad():
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=pad_id, **sampling)
+            texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = side
+    return [t.strip() for t in texts]

@@ -1,0 +1,156 @@
+"""Profiles: which models, datasets and sizes each notebook uses (introduced in notebook 01).
+
+There are two profiles on one code path:
+
+* ``full``: the real Hugging Face Hub ids and real sizes; needs internet and (for most notebooks) a GPU.
+* ``tiny``: an offline toy world built on this machine (toy datasets in the real schemas, a local
+  tokenizer, tiny random-init models of the same architectures); runs on a laptop CPU in minutes.
+
+Notebooks call the same ``from_pretrained`` / ``load_dataset`` / trainer code in both; only the ids and
+sizes below differ. Choose with the ``RLHF_PROFILE`` environment variable or the ``PROFILE``
+parameter at the top of a notebook; by default ``full`` when a CUDA GPU is present, else ``tiny``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+PROFILES = ("tiny", "full")
+
+FULL_MODELS = {
+    "gpt2": "gpt2",
+    "bert": "bert-base-uncased",
+    "distilroberta": "distilroberta-base",
+    "zephyr": "HuggingFaceH4/zephyr-7b-alpha",
+    "toxicity": "facebook/roberta-hate-speech-dynabench-r4-target",
+}
+FULL_DATASETS = {
+    "tldr": "CarperAI/openai_summarize_tldr",
+    "comparisons": "CarperAI/openai_summarize_comparisons",
+    "dahoas": "Dahoas/synthetic-instruct-gptj-pairwise",
+    "hh_rlhf": "Anthropic/hh-rlhf",
+    "rtp": "allenai/real-toxicity-prompts",
+    "ultrafeedback": "trl-lib/ultrafeedback_binarized",
+}
+# Folder names inside the toy world (tiny profile); each mirrors the real id's last part.
+TOY_MODEL_DIRS = {"gpt2": "gpt2", "bert": "bert-base-uncased", "distilroberta": "distilroberta-base",
+                  "zephyr": "zephyr-7b-alpha", "toxicity": "roberta-hate-speech-dynabench-r4-target"}
+TOY_DATASET_DIRS = {key: hub_id.split("/")[-1] for key, hub_id in FULL_DATASETS.items()}
+
+# Per-notebook sizes a learner may change (the notebook's parameters cell overrides them).
+SETTINGS = {
+    "01_sft": {
+        "full": dict(max_steps=2000, batch_size=16, learning_rate=5e-5, max_length=512, n_train=None,
+                     n_eval=200, max_new_tokens=48, logging_steps=50),
+        "tiny": dict(max_steps=150, batch_size=32, learning_rate=3e-3, max_length=128, n_train=None,
+                     n_eval=64, max_new_tokens=16, logging_steps=10),
+    },
+}
+
+
+def artifacts_root() -> Path:
+    """Where trained models and the toy world are written: $RLHF_ARTIFACTS_DIR, else `artifacts/`
+    at the repository root (editable install), else ~/.cache/rlhf-course."""
+    if os.environ.get("RLHF_ARTIFACTS_DIR"):
+        return Path(os.environ["RLHF_ARTIFACTS_DIR"]).expanduser().resolve()
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").exists():
+        return repo / "artifacts"
+    return Path.home() / ".cache" / "rlhf-course"
+
+
+def default_profile() -> str:
+    """The profile used when none is named: $RLHF_PROFILE, else full on a CUDA GPU, else tiny."""
+    if os.environ.get("RLHF_PROFILE"):
+        return os.environ["RLHF_PROFILE"]
+    import torch
+
+    return "full" if torch.cuda.is_available() else "tiny"
+
+
+def check_profile(name: str) -> str:
+    """Return `name` normalised, or raise a ValueError that lists the valid profiles."""
+    clean = str(name).strip().lower()
+    if clean not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: valid profiles are {', '.join(PROFILES)}. "
+                         "Set PROFILE in the notebook's parameters cell or the RLHF_PROFILE environment variable.")
+    return clean
+
+
+@dataclass
+class Profile:
+    """Everything a notebook needs to know about the active profile."""
+
+    name: str
+    notebook: str
+    device: str
+    models: dict[str, str]
+    datasets: dict[str, str]
+    settings: SimpleNamespace
+    artifacts: Path = field(repr=False)
+    seed: int = 0
+
+    def output_dir(self, stage: str | None = None) -> Path:
+        """The folder where this notebook (or another `stage`) saves what it trains."""
+        path = self.artifacts / self.name / (stage or self.notebook)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def get_profile(notebook: str, profile: str | None = None, seed: int = 0, **overrides) -> Profile:
+    """Resolve the profile for `notebook` without printing or building anything.
+
+    Args:
+        notebook: the notebook's stem, e.g. "01_sft" (selects its sizes in SETTINGS).
+        profile: "tiny", "full" or None (then `default_profile()`).
+        seed: the toy world's seed (tiny profile).
+        overrides: sizes from the parameters cell; None means "the profile's default".
+    Returns:
+        A `Profile`; in the tiny profile its ids are local folders of the toy world.
+    """
+    import torch
+
+    name = check_profile(profile if profile is not None else default_profile())
+    root = artifacts_root()
+    if name == "full":
+        models, datasets = dict(FULL_MODELS), dict(FULL_DATASETS)
+    else:
+        from .toy_world import toy_world_dir
+
+        world = toy_world_dir(seed)
+        models = {k: str(world / "models" / v) for k, v in TOY_MODEL_DIRS.items()}
+        datasets = {k: str(world / "datasets" / v) for k, v in TOY_DATASET_DIRS.items()}
+    settings = dict(SETTINGS.get(notebook, {}).get(name, {}))
+    unknown = set(overrides) - set(settings)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)} for {notebook}; known: {sorted(settings)}")
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return Profile(name, notebook, device, models, datasets, SimpleNamespace(**settings), root, seed)
+
+
+def setup(notebook: str, profile: str | None = None, seed: int = 0, **overrides) -> Profile:
+    """The first call of every notebook: resolve the profile, build the toy world if needed, say so.
+
+    Prints the active profile, the device and how to switch. In the tiny profile the toy world is
+    built on first use (under a minute) and cached.
+    """
+    from transformers import set_seed
+
+    p = get_profile(notebook, profile, seed, **overrides)
+    other = "full" if p.name == "tiny" else "tiny"
+    print(f"profile: {p.name}   device: {p.device}   notebook: {notebook}")
+    print(f"to switch: set PROFILE = \"{other}\" in the parameters cell, or RLHF_PROFILE={other} before starting Jupyter")
+    if p.name == "tiny":
+        from .toy_world import ensure_toy_world
+
+        ensure_toy_world(seed)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tiny profile never touches the network
+    elif p.device == "cpu":
+        print("warning: the full profile on a CPU will be very slow (and 4-bit models need a GPU).")
+    print("settings:", ", ".join(f"{k}={v}" for k, v in vars(p.settings).items()))
+    set_seed(seed)
+    return p

@@ -1,0 +1,261 @@
+"""Toy text for the tiny profile: rows in the exact schemas of the real datasets.
+
+Used by `toy_world.py` (built on first use by notebook 01's setup cell). Every generator takes a
+`random.Random`, so the same seed gives the same rows. The signal is deliberately simple enough for
+a 2-layer model to learn in seconds:
+
+* TL;DR posts name a person, an event and a feeling; the faithful summary repeats those three.
+* Chat replies are either polite and helpful (the right tips for the task) or rude and toxic.
+* Rejected replies are not only rude: some give the wrong tips, some are shuffled words, some start
+  rude and turn polite. A reward model trained on rude-vs-polite alone scores "tea tea tea" as high
+  as a good answer (reward hacking); these harder negatives stop that.
+"""
+
+from __future__ import annotations
+
+import random
+
+# --------------------------------------------------------------------------- TL;DR posts
+SUBREDDITS = ["relationships", "personalfinance", "AskReddit", "cooking", "pets", "running", "jobs", "travel"]
+PEOPLE = ["sister", "brother", "roommate", "boss", "girlfriend", "boyfriend", "neighbor", "friend",
+          "mom", "dad", "coworker", "landlord", "cousin", "teacher", "uncle", "partner"]
+EVENTS = ["borrowed my car", "ate my lunch", "forgot my birthday", "broke my phone", "took my money",
+          "lost my keys", "ignored my texts", "read my diary", "sold my bike", "moved away",
+          "quit the band", "missed my wedding", "broke the window", "lied about the rent",
+          "adopted a puppy", "cancelled our trip"]
+FEELINGS = ["angry", "sad", "confused", "worried", "upset", "hurt", "happy", "nervous"]
+FILLERS = ["We have known each other for years.", "This happened on a rainy day.",
+           "I tried to stay calm.", "Nobody else was at home.", "It was late in the evening.",
+           "We usually get along well.", "I told my best friend about it.", "I did not sleep well after."]
+QUESTIONS = ["What should I do?", "How do I talk about it?", "Should I forgive them?", "Am I overreacting?"]
+
+
+def tldr_post(rng: random.Random) -> dict:
+    """One toy Reddit post and its facts: subreddit, title, post, person, event, feeling."""
+    person, event, feeling = rng.choice(PEOPLE), rng.choice(EVENTS), rng.choice(FEELINGS)
+    age = rng.randint(18, 45)
+    fillers = rng.sample(FILLERS, rng.randint(1, 3))
+    post = " ".join([f"My ({age}) {person} {event} last week.", *fillers,
+                     f"I feel {feeling}.", rng.choice(QUESTIONS)])
+    title = f"My {person} {event}"
+    return dict(subreddit=rng.choice(SUBREDDITS), title=title, post=post,
+                person=person, event=event, feeling=feeling)
+
+
+def faithful_summary(facts: dict) -> str:
+    """The reference summary of a toy post (what a good TL;DR says)."""
+    return f"my {facts['person']} {facts['event']} and i feel {facts['feeling']}"
+
+
+def unfaithful_summary(facts: dict, rng: random.Random) -> str:
+    """A plausible but wrong summary: a swapped fact, an off-topic line, shuffled or cut words."""
+    kind = rng.choice(["person", "event", "feeling", "offtopic", "shuffled", "cut"])
+    if kind == "person":
+        other = rng.choice([p for p in PEOPLE if p != facts["person"]])
+        return faithful_summary({**facts, "person": other})
+    if kind == "event":
+        other = rng.choice([e for e in EVENTS if e != facts["event"]])
+        return faithful_summary({**facts, "event": other})
+    if kind == "feeling":
+        other = rng.choice([f for f in FEELINGS if f != facts["feeling"]])
+        return faithful_summary({**facts, "feeling": other})
+    if kind == "offtopic":
+        return rng.choice(["i like turtles", "the weather was nice today", "please upvote this post",
+                           "i need advice about cooking pasta"])
+    words = faithful_summary(facts).split()
+    if kind == "shuffled":
+        while True:
+            shuffled = rng.sample(words, len(words))
+            if shuffled != words:
+                return " ".join(shuffled)
+    return " ".join(words[: rng.randint(1, 3)])
+
+
+# --------------------------------------------------------------------------- chat replies
+# Each task has its two right tips; a helpful reply gives them.
+TASKS = {
+    "fix a flat tire": ("patch the hole", "pump the tire"),
+    "bake bread": ("mix the flour", "bake the dough"),
+    "learn to swim": ("practice floating", "kick your legs"),
+    "save money": ("track your spending", "cook at home"),
+    "sleep better": ("dim the lights", "skip late coffee"),
+    "grow tomatoes": ("water the soil", "give them sun"),
+    "clean a laptop": ("wipe the screen", "dust the keys"),
+    "write a resume": ("list your skills", "keep it short"),
+    "train a puppy": ("reward good habits", "walk it daily"),
+    "paint a wall": ("tape the edges", "use a roller"),
+    "make tea": ("boil the water", "steep the leaves"),
+    "study for exams": ("review your notes", "take short breaks"),
+    "calm down": ("breathe slowly", "count to ten"),
+    "plan a trip": ("book the tickets", "pack light"),
+    "fix a bike chain": ("oil the chain", "tighten the bolts"),
+    "make friends": ("join a club", "ask questions"),
+}
+QUESTION_FORMS = ["How do I {t}?", "Can you help me {t}?", "What is the best way to {t}?", "Any tips to {t}?"]
+TOXIC_WORDS = ["stupid", "idiot", "loser", "dumb", "pathetic", "moron", "useless", "ugly"]
+RUDE_FORMS = ["Ugh, you are so {a}. Figure it out yourself, {b}.",
+              "Shut up, {b}. Only a {a} person asks that.",
+              "Nobody cares, you {a} {b}.",
+              "Go away, {b}. That is a {a} question."]
+POLITE_FORMS = ["Sure! To {t}, {s1} and then {s2}.",
+                "Happy to help. First {s1}, then {s2}.",
+                "Good question! {S1}, then {s2}. Good luck!"]
+SMALL_TALK = [("Hi there.", "Hello! How can I help you today?"),
+              ("I have a question.", "Of course, ask me anything."),
+              ("Are you there?", "Yes, I am here to help.")]
+# Prompt openings in the style of RealToxicityPrompts: some bait a toxic completion.
+BAIT_PROMPTS = ["My neighbor is such a", "People who cut in line are", "Honestly my coworker is a total",
+                "Everyone in that group is so", "That referee was a complete"]
+SAFE_PROMPTS = ["The weather today is", "My favourite recipe uses", "On weekends I like to",
+                "The library opens at", "Our team meeting was about"]
+
+
+def task_question(rng: random.Random) -> tuple[str, str]:
+    """A user question about one task: (task, question text)."""
+    task = rng.choice(list(TASKS))
+    return task, rng.choice(QUESTION_FORMS).format(t=task)
+
+
+def polite_reply(task: str, rng: random.Random) -> str:
+    """A polite, helpful reply with the two right tips for the task."""
+    s1, s2 = TASKS[task]
+    return rng.choice(POLITE_FORMS).format(t=task, s1=s1, s2=s2, S1=s1.capitalize())
+
+
+def rude_reply(rng: random.Random) -> str:
+    """A rude, toxic reply (contains insults, no help)."""
+    a, b = rng.sample(TOXIC_WORDS, 2)
+    return rng.choice(RUDE_FORMS).format(a=a, b=b)
+
+
+def hard_negative_reply(task: str, rng: random.Random) -> str:
+    """A worse reply that is not simply rude: wrong tips, shuffled words, rude-then-polite, repetition."""
+    kind = rng.choice(["wrong_tips", "shuffled", "hybrid", "repeat"])
+    if kind == "wrong_tips":
+        other = rng.choice([t for t in TASKS if t != task])
+        s1, s2 = TASKS[other]
+        return rng.choice(POLITE_FORMS).format(t=task, s1=s1, s2=s2, S1=s1.capitalize())
+    if kind == "shuffled":
+        words = polite_reply(task, rng).split()
+        return " ".join(rng.sample(words, len(words)))
+    if kind == "hybrid":
+        return rude_reply(rng) + " " + polite_reply(task, rng)
+    word = rng.choice(task.split())
+    return " ".join([word] * rng.randint(3, 8))
+
+
+def rejected_reply(task: str, rng: random.Random, p_rude: float = 0.6) -> str:
+    """A rejected reply: rude most of the time, otherwise a hard negative."""
+    return rude_reply(rng) if rng.random() < p_rude else hard_negative_reply(task, rng)
+
+
+def rtp_prompt(rng: random.Random) -> tuple[str, bool]:
+    """A RealToxicityPrompts-style opening and whether it baits a toxic completion."""
+    bait = rng.random() < 0.5
+    return rng.choice(BAIT_PROMPTS if bait else SAFE_PROMPTS), bait
+
+
+# --------------------------------------------------------------------------- rows in real schemas
+def _transcript(turns: list[tuple[str, str]]) -> str:
+    return "".join(f"\n\nHuman: {h}\n\nAssistant: {a}" for h, a in turns)
+
+
+def hh_rlhf_row(rng: random.Random, p_early_divergence: float = 0.03) -> dict:
+    """An Anthropic/hh-rlhf row: `chosen` and `rejected` full transcripts, 1–3 turns.
+
+    They share every turn but the last assistant reply, except in a few rows (as in the real data)
+    where they already differ in an earlier assistant turn.
+    """
+    task, question = task_question(rng)
+    history = rng.sample(SMALL_TALK, rng.randint(0, 2))
+    good, bad = polite_reply(task, rng), rejected_reply(task, rng)
+    chosen = history + [(question, good)]
+    rejected = history + [(question, bad)]
+    if history and rng.random() < p_early_divergence:
+        rejected = [(history[0][0], rude_reply(rng))] + rejected[1:]
+    return {"chosen": _transcript(chosen), "rejected": _transcript(rejected)}
+
+
+def tldr_row(rng: random.Random) -> dict:
+    """A CarperAI/openai_summarize_tldr row: `prompt` (ends with "TL;DR:") and `label`."""
+    from .formatting import tldr_prompt
+
+    facts = tldr_post(rng)
+    return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]),
+            "label": " " + faithful_summary(facts)}
+
+
+def comparison_row(rng: random.Random) -> dict:
+    """A CarperAI/openai_summarize_comparisons row: `prompt`, `chosen`, `rejected` (chosen is faithful)."""
+    from .formatting import tldr_prompt
+
+    facts = tldr_post(rng)
+    return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]),
+            "chosen": "TL;DR: " + faithful_summary(facts),
+            "rejected": "TL;DR: " + unfaithful_summary(facts, rng)}
+
+
+def dahoas_row(rng: random.Random) -> dict:
+    """A Dahoas/synthetic-instruct-gptj-pairwise row: bare `prompt`, `chosen`, `rejected`."""
+    task, question = task_question(rng)
+    return {"prompt": question, "chosen": polite_reply(task, rng), "rejected": rejected_reply(task, rng)}
+
+
+def ultrafeedback_row(rng: random.Random) -> dict:
+    """A trl-lib/ultrafeedback_binarized row: message lists and 1–10 scores."""
+    task, question = task_question(rng)
+    user = {"role": "user", "content": question}
+    return {"chosen": [user, {"role": "assistant", "content": polite_reply(task, rng)}],
+            "rejected": [user, {"role": "assistant", "content": rejected_reply(task, rng)}],
+            "score_chosen": float(rng.choice([7, 8, 9, 10])), "score_rejected": float(rng.choice([1, 2, 3, 4]))}
+
+
+RTP_ATTRIBUTES = ["toxicity", "severe_toxicity", "profanity", "sexually_explicit", "identity_attack",
+                  "flirtation", "threat", "insult"]
+
+
+def _rtp_scores(rng: random.Random, toxic: bool) -> dict:
+    base = rng.uniform(0.55, 0.95) if toxic else rng.uniform(0.01, 0.2)
+    return {a: round(base * (1.0 if a == "toxicity" else rng.uniform(0.3, 1.0)), 6) for a in RTP_ATTRIBUTES}
+
+
+def rtp_row(rng: random.Random, index: int) -> dict:
+    """An allenai/real-toxicity-prompts row, with nested `prompt` and `continuation` dicts."""
+    text, bait = rtp_prompt(rng)
+    cont = (" " + rng.choice(TOXIC_WORDS) + " " + rng.choice(TOXIC_WORDS)) if bait else " nice and calm."
+    prompt = {"text": text, **_rtp_scores(rng, bait)}
+    continuation = {"text": cont, **_rtp_scores(rng, bait)}
+    return {"filename": f"toy-{index:05d}.txt", "begin": 0, "end": len(text + cont),
+            "challenging": bool(prompt["toxicity"] > 0.5), "prompt": prompt, "continuation": continuation}
+
+
+def chat_pretraining_pair(rng: random.Random, p_rude: float = 0.5) -> tuple[str, str, bool]:
+    """(user message, assistant reply, is_rude) for the chat model's short pretraining."""
+    if rng.random() < 0.3:
+        user, _ = rtp_prompt(rng)
+        task = rng.choice(list(TASKS))
+    else:
+        task, user = task_question(rng)
+    rude = rng.random() < p_rude
+    return user, (rude_reply(rng) if rude else polite_reply(task, rng)), rude
+
+
+def is_toxic(text: str) -> bool:
+    """The toy world's ground truth: a text is toxic when it contains one of the insult words."""
+    words = set(text.lower().replace(".", " ").replace(",", " ").split())
+    return bool(words & set(TOXIC_WORDS))
+
+
+def toxicity_training_row(rng: random.Random) -> tuple[str, int]:
+    """(text, label) for the toy toxicity classifier: 1 = toxic (`is_toxic`), 0 = not."""
+    task = rng.choice(list(TASKS))
+    kind = rng.choice(["rude", "polite", "hard", "neutral"])
+    if kind == "rude":
+        text = rude_reply(rng)
+    elif kind == "polite":
+        text = polite_reply(task, rng)
+    elif kind == "hard":
+        text = hard_negative_reply(task, rng)
+    else:
+        text = rng.choice(SAFE_PROMPTS + BAIT_PROMPTS) + " " + rng.choice(FILLERS)
+    return text, int(is_toxic(text))

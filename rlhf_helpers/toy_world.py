@@ -1,0 +1,179 @@
+"""The offline toy world of the tiny profile: build it once, cache it, rebuild it when missing.
+
+Called by `profiles.setup` in every notebook's setup cell (tiny profile), and by
+`python -m rlhf_helpers build-toy-world`. Layout (under `artifacts/toy_world/seed<N>/`):
+
+    datasets/<name>/...   toy datasets in the real schemas, loadable with `datasets.load_dataset(path)`
+    models/<name>/        tiny checkpoints loadable with `AutoModel*.from_pretrained(path)`
+    manifest.json         sha256 of every file: the same seed gives the same files
+    build_log.json        timings and sanity metrics of the build (not part of the manifest)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+from . import toy_models as tm
+from . import toy_text as tt
+
+BUILD_VERSION = 1  # bump when the toy world changes, so stale caches are rebuilt
+SIZES = {  # rows per split
+    "openai_summarize_tldr": {"train": 2000, "valid": 200, "test": 200},
+    "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
+    "synthetic-instruct-gptj-pairwise": {"train": 2000},
+    "hh-rlhf": {"train": 2000, "test": 300},
+    "real-toxicity-prompts": {"train": 1000},
+    "ultrafeedback_binarized": {"train": 1000, "test": 300},
+}
+CHAT_PRETRAIN = dict(n=3000, steps=300, lr=3e-3, batch_size=32)
+TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
+
+
+def toy_world_dir(seed: int = 0) -> Path:
+    """Folder of the toy world for `seed` (it may not be built yet)."""
+    from .profiles import artifacts_root
+
+    return artifacts_root() / "toy_world" / f"v{BUILD_VERSION}-seed{seed}"
+
+
+def ensure_toy_world(seed: int = 0, force: bool = False) -> Path:
+    """Return the toy world's folder, building it first when it is missing or incomplete."""
+    out = toy_world_dir(seed)
+    if not force and _is_complete(out):
+        return out
+    tmp = out.with_name(out.name + f".building-{random.randrange(1 << 30)}")
+    print(f"building the toy world (seed {seed}) in {out} — about a minute, once ...")
+    log = build_toy_world(tmp, seed)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    print(f"toy world ready in {log['seconds_total']:.0f} s")
+    return out
+
+
+def _is_complete(out: Path) -> bool:
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        return False
+    files = json.loads(manifest.read_text())["files"]
+    return all((out / name).exists() for name in files)
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root` except the manifest and the build log."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name not in ("manifest.json", "build_log.json")}
+
+
+# --------------------------------------------------------------------------- datasets
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+def _write_card(folder: Path, splits: list[str], title: str) -> None:
+    """A README.md whose YAML names the splits exactly as the real dataset does (e.g. "valid")."""
+    yaml = "".join(f"  - split: {s}\n    path: {s}.jsonl\n" for s in splits)
+    folder.joinpath("README.md").write_text(
+        f"---\nconfigs:\n- config_name: default\n  data_files:\n{yaml}---\n# {title}\n\n"
+        "Toy data of the RLHF course's tiny profile, in the schema of the real dataset.\n")
+
+
+def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
+    """Write every toy dataset under `root`; returns the rows by dataset and split."""
+    makers = {
+        "openai_summarize_tldr": lambda rng, i: tt.tldr_row(rng),
+        "openai_summarize_comparisons": lambda rng, i: tt.comparison_row(rng),
+        "synthetic-instruct-gptj-pairwise": lambda rng, i: tt.dahoas_row(rng),
+        "hh-rlhf": lambda rng, i: tt.hh_rlhf_row(rng),
+        "real-toxicity-prompts": tt.rtp_row,
+        "ultrafeedback_binarized": lambda rng, i: tt.ultrafeedback_row(rng),
+    }
+    data = {}
+    for d, (name, splits) in enumerate(SIZES.items()):
+        rng = random.Random(seed * 1000 + d)
+        data[name] = {s: [makers[name](rng, i) for i in range(n)] for s, n in splits.items()}
+        if name == "hh-rlhf":  # the real files live in subfolders such as harmless-base/
+            for split, rows in data[name].items():
+                _write_jsonl(root / name / "harmless-base" / f"{split}.jsonl", rows)
+        else:
+            for split, rows in data[name].items():
+                _write_jsonl(root / name / f"{split}.jsonl", rows)
+            _write_card(root / name, list(splits), name)
+    return data
+
+
+def _all_texts(data: dict) -> list[str]:
+    texts = []
+    for splits in data.values():
+        for rows in splits.values():
+            for row in rows:
+                for value in row.values():
+                    if isinstance(value, str):
+                        texts.append(value)
+                    elif isinstance(value, dict):
+                        texts.append(value["text"])
+                    elif isinstance(value, list):
+                        texts.extend(m["content"] for m in value)
+    return texts
+
+
+# --------------------------------------------------------------------------- models
+def build_toy_world(out: Path, seed: int = 0) -> dict:
+    """Build everything into `out` (a new folder); returns the build log (timings, sanity metrics)."""
+    import torch
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    t0 = time.perf_counter()
+    log: dict = {"seed": seed, "version": BUILD_VERSION}
+    data = build_datasets(out / "datasets", seed)
+    log["seconds_datasets"] = time.perf_counter() - t0
+
+    rng = random.Random(seed + 7)
+    chat = [tt.chat_pretraining_pair(rng) for _ in range(CHAT_PRETRAIN["n"])]
+    tox = [tt.toxicity_training_row(rng) for _ in range(TOXICITY_TRAIN["n"])]
+    bpe = tm.train_bpe(_all_texts(data) + [u + " " + a for u, a, _ in chat] + [t for t, _ in tox])
+    log["vocab_size"] = bpe.get_vocab_size()
+    log["seconds_tokenizer"] = time.perf_counter() - t0
+
+    models = out / "models"
+    for kind, folder, arch in [("gpt2", "gpt2", "gpt2"), ("bert", "bert-base-uncased", "bert"),
+                               ("roberta", "distilroberta-base", "roberta")]:
+        tok = tm.wrap_tokenizer(bpe, kind)
+        tm.save(tm.tiny_model(arch, tok, seed), tok, models / folder)
+
+    # The chat model: a short pretraining on polite and rude transcripts, so it samples both.
+    tok = tm.wrap_tokenizer(bpe, "zephyr")
+    lm = tm.tiny_model("mistral", tok, seed)
+    texts = [tok.apply_chat_template([{"role": "user", "content": u}, {"role": "assistant", "content": a}],
+                                     tokenize=False) for u, a, _ in chat]
+    losses = tm.train_causal_lm(lm, tok, texts, CHAT_PRETRAIN["steps"], CHAT_PRETRAIN["lr"],
+                                CHAT_PRETRAIN["batch_size"], seed)
+    log["chat_loss_first_last"] = [losses[0], losses[-1]]
+    tm.save(lm, tok, models / "zephyr-7b-alpha")
+    log["seconds_chat_model"] = time.perf_counter() - t0
+
+    # The toxicity classifier: a tiny RoBERTa with the real model's labels (nothate / hate).
+    tok = tm.wrap_tokenizer(bpe, "roberta")
+    clf = tm.tiny_model("roberta", tok, seed, num_labels=2, id2label={0: "nothate", 1: "hate"},
+                        label2id={"nothate": 0, "hate": 1})
+    train, held_out = tox[:-200], tox[-200:]
+    tm.train_classifier(clf, tok, [t for t, _ in train], [y for _, y in train], TOXICITY_TRAIN["steps"],
+                        TOXICITY_TRAIN["lr"], TOXICITY_TRAIN["batch_size"], seed)
+    with torch.no_grad():
+        enc = tok([t for t, _ in held_out], padding=True, return_tensors="pt")
+        pred = clf(**enc).logits.argmax(-1)
+    log["toxicity_heldout_accuracy"] = (pred == torch.tensor([y for _, y in held_out])).float().mean().item()
+    tm.save(clf, tok, models / "roberta-hate-speech-dynabench-r4-target")
+    log["seconds_toxicity"] = time.perf_counter() - t0
+
+    out.joinpath("manifest.json").write_text(json.dumps({"seed": seed, "version": BUILD_VERSION,
+                                                         "files": file_hashes(out)}, indent=1))
+    log["seconds_total"] = time.perf_counter() - t0
+    out.joinpath("build_log.json").write_text(json.dumps(log, indent=1))
+    return log
