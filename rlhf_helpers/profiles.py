@@ -43,9 +43,9 @@ TOY_DATASET_DIRS = {key: hub_id.split("/")[-1] for key, hub_id in FULL_DATASETS.
 # Per-notebook sizes a learner may change (the notebook's parameters cell overrides them).
 SETTINGS = {
     "01_sft": {
-        "full": dict(max_steps=2000, batch_size=16, learning_rate=5e-5, max_length=512, n_train=None,
+        "full": dict(max_steps=2000, batch_size=16, learning_rate=5e-5, warmup_steps=100, max_length=512,
                      n_eval=200, max_new_tokens=48, logging_steps=50),
-        "tiny": dict(max_steps=150, batch_size=32, learning_rate=3e-3, max_length=128, n_train=None,
+        "tiny": dict(max_steps=150, batch_size=32, learning_rate=1e-2, warmup_steps=10, max_length=128,
                      n_eval=64, max_new_tokens=16, logging_steps=10),
     },
 }

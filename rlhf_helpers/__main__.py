@@ -1,0 +1,34 @@
+"""Command line: `python -m rlhf_helpers run ...` and `python -m rlhf_helpers build-toy-world`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rlhf_helpers", description="RLHF course tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute notebooks headless, in order, and print a summary table")
+    run.add_argument("notebooks", nargs="*", help="e.g. 01 or 01_sft (default: all, in order)")
+    run.add_argument("--profile", default=None, help="tiny or full (default: $RLHF_PROFILE, else by hardware)")
+    run.add_argument("--out", default="runs", help="folder for run outputs (default: ./runs)")
+    build = sub.add_parser("build-toy-world", help="build (or rebuild) the tiny profile's offline toy world")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--force", action="store_true", help="rebuild even when a complete one exists")
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        from .profiles import default_profile
+        from .runner import run as run_notebooks
+
+        return run_notebooks(args.notebooks, args.profile or default_profile(), Path(args.out))
+    from .toy_world import ensure_toy_world
+
+    print(ensure_toy_world(args.seed, force=args.force))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The headless course runner: `python -m rlhf_helpers run [--profile tiny] [NOTEBOOK ...]`.
+
+Teachers use it to pre-run the course. Each notebook runs top to bottom in a fresh kernel (in file order),
+its executed copy and its results JSON go to a run folder, and one summary table is printed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+
+def notebooks_dir() -> Path:
+    """The course's `notebooks/` folder (next to the package in a clone)."""
+    return Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _failed_cell(nb) -> tuple[int, str]:
+    """(index, first source line) of the cell whose output holds the error."""
+    for i, cell in enumerate(nb.cells):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            return i, first
+    return -1, ""
+
+
+def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int = 1800) -> dict:
+    """Execute one notebook in a fresh kernel; returns {notebook, seconds, ok, error, metrics}."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    env_before = dict(os.environ)
+    os.environ.update(RLHF_PROFILE=profile, RLHF_RESULTS_DIR=str(out_dir))  # the kernel inherits these
+    start = time.perf_counter()
+    error = ""
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    except CellExecutionError as err:
+        index, first = _failed_cell(nb)
+        error = f"cell {index} ({first[:60]}): {str(err).strip().splitlines()[-1][:200]}"
+    except Exception as err:  # a dead kernel, a timeout: report it and go on with the next notebook
+        error = f"{type(err).__name__}: {err}"[:300]
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, out_dir / path.name)
+    results_file = out_dir / f"{path.stem}.json"
+    metrics = json.loads(results_file.read_text()) if results_file.exists() and not error else {}
+    return {"notebook": path.stem, "seconds": seconds, "ok": not error, "error": error, "metrics": metrics}
+
+
+def summary_table(rows: list[dict]) -> str:
+    """The run's summary as a plain-text table: notebook, status, wall time, key metrics."""
+    lines = [f"{'notebook':<24} {'status':<6} {'time':>7}  metrics"]
+    for r in rows:
+        metrics = "  ".join(f"{k}={v:.3g}" for k, v in r["metrics"].items()) if r["ok"] else r["error"]
+        lines.append(f"{r['notebook']:<24} {'ok' if r['ok'] else 'FAILED':<6} {r['seconds']:>6.1f}s  {metrics}")
+    return "\n".join(lines)
+
+
+def resolve_notebooks(names: list[str]) -> list[Path]:
+    """Notebook paths from names such as `01`, `01_sft`, `01_sft.ipynb` or a path; all when empty."""
+    folder = notebooks_dir()
+    available = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        if Path(name).is_file():
+            chosen.append(Path(name).resolve())
+            continue
+        matches = [p for p in available if p.stem == name or p.name == name or p.stem.split("_")[0] == name]
+        if not matches:
+            raise SystemExit(f"no notebook matches {name!r}; available: {', '.join(p.stem for p in available)}")
+        chosen.extend(matches)
+    return sorted(set(chosen), key=lambda p: p.name)
+
+
+def run(names: list[str], profile: str, out_root: Path) -> int:
+    """Run the notebooks, print the summary table, return the process exit code (1 if any failed)."""
+    from .profiles import check_profile
+
+    profile = check_profile(profile)
+    paths = resolve_notebooks(names)
+    out_dir = out_root / time.strftime(f"%Y%m%d-%H%M%S-{profile}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path in paths:
+        print(f"running {path.name} ({profile}) ...", flush=True)
+        rows.append(run_notebook(path, out_dir, profile))
+        print(f"  {'ok' if rows[-1]['ok'] else 'FAILED'} in {rows[-1]['seconds']:.1f} s", flush=True)
+    table = summary_table(rows)
+    (out_dir / "summary.txt").write_text(table + "\n")
+    print(f"\nexecuted notebooks and results in {out_dir}\n\n{table}")
+    return 0 if all(r["ok"] for r in rows) else 1
