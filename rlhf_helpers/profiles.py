@@ -48,6 +48,12 @@ SETTINGS = {
         "tiny": dict(max_steps=150, batch_size=32, learning_rate=1e-2, warmup_steps=10, max_length=128,
                      n_eval=64, max_new_tokens=16, logging_steps=10),
     },
+    # --- 02_reward_bert (issue 3) ---
+    # --- 03_reward_gpt2 (issue 3) ---
+    # --- 04_ppo_zephyr (issue 4) ---
+    # --- 05_dpo (issue 5) ---
+    # --- 06_toxicity_eval (issue 6) ---
+    # --- 07_summarize_rlhf (issue 7) ---
 }
 
 
