@@ -1,0 +1,18 @@
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rlhf_helpers.generation import generate_completions
+from rlhf_helpers.toy_world import ensure_toy_world
+
+
+def test_batched_left_padded_generation_equals_one_by_one():
+    path = ensure_toy_world(0) / "models" / "zephyr-7b-alpha"
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+               for q in ["Hi there.", "How do I bake bread? I want a tasty loaf for the weekend please."]]
+    side = tok.padding_side
+    batched = generate_completions(model, tok, prompts, max_new_tokens=12, progress=False)
+    single = [generate_completions(model, tok, [p], max_new_tokens=12, progress=False)[0] for p in prompts]
+    assert batched == single
+    assert tok.padding_side == side  # restored
+    assert not any(p.strip()[:10] in b for p, b in zip(prompts, batched))  # only the new text comes back

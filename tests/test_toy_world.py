@@ -1,0 +1,148 @@
+"""The offline toy world: real schemas, loadable checkpoints, a signal to learn, and determinism."""
+
+import json
+import random
+
+import pytest
+import torch
+from datasets import load_dataset
+
+from rlhf_helpers import toy_text as tt
+from rlhf_helpers.formatting import extract_prompt
+from rlhf_helpers.toy_world import build_datasets, build_toy_world, ensure_toy_world, file_hashes, _is_complete
+
+# Column schemas and split names of the real Hub datasets.
+REAL_SCHEMAS = {
+    "tldr": ({"train", "valid", "test"}, {"prompt", "label"}),
+    "comparisons": ({"train", "test", "valid1", "valid2"}, {"prompt", "chosen", "rejected"}),
+    "dahoas": ({"train"}, {"prompt", "chosen", "rejected"}),
+    "rtp": ({"train"}, {"filename", "begin", "end", "challenging", "prompt", "continuation"}),
+    "ultrafeedback": ({"train", "test"}, {"chosen", "rejected", "score_chosen", "score_rejected"}),
+}
+
+
+@pytest.fixture(scope="module")
+def world():
+    return ensure_toy_world(0)
+
+
+@pytest.fixture(scope="module")
+def tiny(world):
+    from rlhf_helpers.profiles import get_profile
+
+    return get_profile("01_sft", "tiny")
+
+
+@pytest.mark.parametrize("key", sorted(REAL_SCHEMAS))
+def test_datasets_have_the_real_splits_and_columns(tiny, key):
+    ds = load_dataset(tiny.datasets[key])
+    splits, columns = REAL_SCHEMAS[key]
+    assert set(ds) == splits
+    assert set(ds["train"].column_names) == columns
+    assert all(len(ds[s]) > 0 for s in splits)
+
+
+def test_hh_rlhf_mirrors_the_harmless_base_folder(tiny):
+    ds = load_dataset(tiny.datasets["hh_rlhf"], data_dir="harmless-base")
+    assert set(ds) == {"train", "test"} and ds["train"].column_names == ["chosen", "rejected"]
+    rows = list(ds["train"])
+    assert all(r["chosen"].startswith("\n\nHuman: ") for r in rows)
+    multi_turn = sum(r["chosen"].count("\n\nHuman:") > 1 for r in rows)
+    early = 0
+    for r in rows:
+        prompt, chosen, _ = extract_prompt(r["chosen"], r["rejected"])
+        early += "\n\nHuman:" in chosen
+    assert multi_turn > 100 and 0 < early < 0.1 * len(rows)
+
+
+def test_rtp_rows_nest_prompt_and_continuation(tiny):
+    row = load_dataset(tiny.datasets["rtp"])["train"][0]
+    for part in ("prompt", "continuation"):
+        assert {"text", "toxicity", "profanity", "insult", "threat"} <= set(row[part])
+    assert row["challenging"] == (row["prompt"]["toxicity"] > 0.5)
+
+
+def test_preference_rows_carry_the_signal(tiny):
+    dahoas = load_dataset(tiny.datasets["dahoas"])["train"]
+    assert not any(tt.is_toxic(r["chosen"]) for r in dahoas)
+    assert 0.4 < sum(tt.is_toxic(r["rejected"]) for r in dahoas) / len(dahoas) < 0.9
+    uf = load_dataset(tiny.datasets["ultrafeedback"])["train"][0]
+    assert [m["role"] for m in uf["chosen"]] == ["user", "assistant"] and uf["score_chosen"] > uf["score_rejected"]
+
+
+def test_checkpoints_load_with_the_real_architectures(world):
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+    models = world / "models"
+    assert type(AutoModelForCausalLM.from_pretrained(models / "gpt2")).__name__ == "GPT2LMHeadModel"
+    assert type(AutoModel.from_pretrained(models / "bert-base-uncased")).__name__ == "BertModel"
+    assert type(AutoModel.from_pretrained(models / "distilroberta-base")).__name__ == "RobertaModel"
+    assert type(AutoModelForCausalLM.from_pretrained(models / "zephyr-7b-alpha")).__name__ == "MistralForCausalLM"
+    rm = AutoModelForSequenceClassification.from_pretrained(models / "gpt2", num_labels=1)
+    assert rm.score.out_features == 1
+    tox = AutoModelForSequenceClassification.from_pretrained(models / "roberta-hate-speech-dynabench-r4-target")
+    assert set(tox.config.id2label.values()) == {"nothate", "hate"}
+    gpt2_tok = AutoTokenizer.from_pretrained(models / "gpt2")
+    assert gpt2_tok.pad_token is None  # like the real GPT-2: the notebooks must set one
+    bert_tok = AutoTokenizer.from_pretrained(models / "bert-base-uncased")
+    ids = bert_tok("my sister", "borrowed my car").input_ids
+    assert ids[0] == bert_tok.cls_token_id and ids.count(bert_tok.sep_token_id) == 2
+
+
+def test_chat_template_is_zephyrs(world):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(world / "models" / "zephyr-7b-alpha")
+    text = tok.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
+    assert text == "<|user|>\nHi</s>\n<|assistant|>\n"
+
+
+def test_chat_model_samples_a_mix_of_polite_and_rude(world):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from rlhf_helpers.generation import generate_completions
+
+    path = world / "models" / "zephyr-7b-alpha"
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    rng = random.Random(1)
+    prompts = [tok.apply_chat_template([{"role": "user", "content": tt.task_question(rng)[1]}], tokenize=False,
+                                       add_generation_prompt=True) for _ in range(96)]
+    replies = generate_completions(model, tok, prompts, max_new_tokens=32, do_sample=True, progress=False)
+    rude = sum(tt.is_toxic(r) for r in replies) / len(replies)
+    assert 0.3 <= rude <= 0.7, rude
+    polite = [r for r in replies if not tt.is_toxic(r)]
+    assert sum(any(tip in r for tips in tt.TASKS.values() for tip in tips) for r in polite) > 0.8 * len(polite)
+
+
+def test_toxicity_classifier_agrees_with_the_ground_truth(world):
+    from rlhf_helpers.scorers import Toxicity
+
+    rng = random.Random(99)
+    rows = [tt.toxicity_training_row(rng) for _ in range(200)]
+    scores = Toxicity(str(world / "models" / "roberta-hate-speech-dynabench-r4-target")).compute([t for t, _ in rows])
+    agree = sum((s > 0.5) == bool(y) for s, (_, y) in zip(scores["toxicity"], rows)) / len(rows)
+    assert agree >= 0.9
+
+
+def test_incomplete_world_is_detected(tmp_path):
+    (tmp_path / "a.txt").write_text("x")
+    assert not _is_complete(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": {"a.txt": "h", "b.txt": "h"}}))
+    assert not _is_complete(tmp_path)
+    (tmp_path / "b.txt").write_text("y")
+    assert _is_complete(tmp_path)
+
+
+def test_datasets_are_deterministic_per_seed(tmp_path):
+    build_datasets(tmp_path / "a", seed=3)
+    build_datasets(tmp_path / "b", seed=3)
+    build_datasets(tmp_path / "c", seed=4)
+    a, b, c = (file_hashes(tmp_path / x) for x in "abc")
+    assert a == b and a != c
+
+
+def test_a_fresh_build_gives_identical_files(world, tmp_path):
+    log = build_toy_world(tmp_path / "again", seed=0)
+    manifest = json.loads((world / "manifest.json").read_text())["files"]
+    assert file_hashes(tmp_path / "again") == manifest
+    assert log["toxicity_heldout_accuracy"] > 0.9
+    print(f"toy world build: {log['seconds_total']:.1f} s")  # timing is reported, not asserted (shared CPUs)
