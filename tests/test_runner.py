@@ -1,0 +1,42 @@
+import json
+import subprocess
+import sys
+
+import nbformat
+
+from rlhf_helpers.runner import resolve_notebooks, run
+
+
+def write(path, sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runner_reports_metrics_and_the_failing_cell(tmp_path, capsys):
+    good = write(tmp_path / "01_good.ipynb", [
+        "import os; from rlhf_helpers.results import report",
+        "report('01_good', {'answer': 42, 'profile_is_tiny': os.environ['RLHF_PROFILE'] == 'tiny'})"])
+    bad = write(tmp_path / "02_bad.ipynb", ["x = 1", "raise RuntimeError('boom')", "y = 2"])
+    code = run([str(good), str(bad)], "tiny", tmp_path / "runs")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "answer=42" in out and "profile_is_tiny=1" in out
+    assert "FAILED" in out and "cell 1" in out and "boom" in out
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert json.loads((run_dir / "01_good.json").read_text())["answer"] == 42
+    assert (run_dir / "02_bad.ipynb").exists() and (run_dir / "summary.txt").exists()
+
+
+def test_notebook_names_resolve_in_course_order():
+    names = [p.stem for p in resolve_notebooks([])]
+    assert names == sorted(names) and "01_sft" in names
+    assert [p.stem for p in resolve_notebooks(["01"])] == ["01_sft"]
+
+
+def test_cli_rejects_an_unknown_profile():
+    proc = subprocess.run([sys.executable, "-m", "rlhf_helpers", "run", "--profile", "huge", "01"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "valid profiles are tiny, full" in proc.stderr
