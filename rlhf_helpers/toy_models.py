@@ -107,45 +107,45 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
         yield rng.sample(range(n), min(batch_size, n))
 
 
-def train_causal_lm(model, tokenizer, texts: list[str], steps: int, lr: float, batch_size: int, seed: int) -> list[float]:
-    """Plain next-token training on `texts` (padding ignored); returns the loss per step."""
+def _train(model, batch_inputs, n: int, steps: int, lr: float, batch_size: int, seed: int) -> list[float]:
+    """AdamW on `model(**batch_inputs(indices)).loss` for `steps` random batches; returns the loss per step."""
     import torch
 
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     losses = []
-    for idx in _batches(len(texts), batch_size, steps, seed):
-        enc = tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt")  # pad per batch
-        labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)
-        out = model(**enc, labels=labels)
-        out.loss.backward()
+    for idx in _batches(n, batch_size, steps, seed):
+        loss = model(**batch_inputs(idx)).loss
+        loss.backward()
         opt.step()
         opt.zero_grad()
-        losses.append(out.loss.item())
+        losses.append(loss.item())
     model.eval()
     return losses
+
+
+def train_causal_lm(model, tokenizer, texts: list[str], steps: int, lr: float, batch_size: int, seed: int) -> list[float]:
+    """Plain next-token training on `texts`, padded per batch (padding ignored); returns the loss per step."""
+
+    def batch_inputs(idx):
+        enc = tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt")
+        return dict(enc, labels=enc.input_ids.masked_fill(enc.attention_mask == 0, -100))
+
+    return _train(model, batch_inputs, len(texts), steps, lr, batch_size, seed)
 
 
 def train_classifier(model, tokenizer, texts: list[str], labels: list[int], steps: int, lr: float,
                      batch_size: int, seed: int) -> list[float]:
-    """Plain cross-entropy training of a sequence classifier; returns the loss per step."""
+    """Plain cross-entropy training of a sequence classifier, padded per batch; returns the loss per step."""
     import torch
 
     y = torch.tensor(labels)
-    torch.manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    for idx in _batches(len(texts), batch_size, steps, seed):
-        enc = tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt")  # pad per batch
-        out = model(**enc, labels=y[idx])
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(out.loss.item())
-    model.eval()
-    return losses
+
+    def batch_inputs(idx):
+        return dict(tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt"), labels=y[idx])
+
+    return _train(model, batch_inputs, len(texts), steps, lr, batch_size, seed)
 
 
 def save(model, tokenizer, path: Path) -> None:
