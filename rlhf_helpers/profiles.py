@@ -48,10 +48,36 @@ SETTINGS = {
         "tiny": dict(max_steps=150, batch_size=32, learning_rate=1e-2, warmup_steps=10, max_length=128,
                      n_eval=64, max_new_tokens=16, logging_steps=10),
     },
-    # --- 02_reward_bert (issue 3) ---
-    # --- 03_reward_gpt2 (issue 3) ---
-    # --- 04_ppo_zephyr (issue 4) ---
-    # --- 05_dpo (issue 5) ---
+    "02_reward_bert": {
+        "full": dict(max_steps=2000, batch_size=16, learning_rate=1e-4, warmup_steps=100, max_length=512,
+                     n_train=92_534, n_eval=2000, lora_r=16, lora_alpha=32, lora_dropout=0.05, logging_steps=50),
+        "tiny": dict(max_steps=60, batch_size=32, learning_rate=3e-3, warmup_steps=6, max_length=512,
+                     n_train=2000, n_eval=300, lora_r=16, lora_alpha=32, lora_dropout=0.0, logging_steps=10),
+    },
+    "03_reward_gpt2": {
+        "full": dict(max_steps=2000, batch_size=16, learning_rate=2e-4, warmup_steps=100, max_length=512,
+                     n_train=32_000, n_eval=1000, lora_r=16, lora_alpha=32, lora_dropout=0.05, logging_steps=50,
+                     uf_steps=2000, uf_buggy_steps=200, scratch_steps=1000, scratch_learning_rate=1e-5),
+        "tiny": dict(max_steps=60, batch_size=32, learning_rate=3e-3, warmup_steps=6, max_length=44,
+                     n_train=1800, n_eval=200, lora_r=16, lora_alpha=32, lora_dropout=0.0, logging_steps=5,
+                     uf_steps=60, uf_buggy_steps=10, scratch_steps=60, scratch_learning_rate=3e-3),
+    },
+    "04_ppo_zephyr": {
+        "full": dict(n_eval=100, rm_max_steps=1000, rm_batch_size=16, rm_learning_rate=5e-5, rm_max_length=512,
+                     n_prompts=2000, ppo_iterations=40, batch_size=32, mini_batch_size=8, ppo_epochs=4,
+                     learning_rate=5e-5, value_learning_rate=1e-4, beta=0.1, max_new_tokens=64, contrast_iterations=10),
+        "tiny": dict(n_eval=64, rm_max_steps=80, rm_batch_size=32, rm_learning_rate=1e-3, rm_max_length=128,
+                     n_prompts=1000, ppo_iterations=12, batch_size=32, mini_batch_size=16, ppo_epochs=2,
+                     learning_rate=1e-3, value_learning_rate=3e-3, beta=0.1, max_new_tokens=24, contrast_iterations=5),
+    },
+    "05_dpo": {
+        "full": dict(max_steps=250, batch_size=4, grad_accum=8, learning_rate=5e-5, beta=0.1, max_length=512,
+                     lora_r=16, lora_alpha=32, lora_targets="all-linear", modules_to_save=None,
+                     n_eval_pairs=256, eval_batch_size=8, n_prompts=100, max_new_tokens=64, logging_steps=10),
+        "tiny": dict(max_steps=25, batch_size=32, grad_accum=1, learning_rate=1e-3, beta=0.3, max_length=128,
+                     lora_r=16, lora_alpha=32, lora_targets="all-linear", modules_to_save=["lm_head"],
+                     n_eval_pairs=256, eval_batch_size=64, n_prompts=64, max_new_tokens=24, logging_steps=5),
+    },
     # --- 06_toxicity_eval (issue 6) ---
     # --- 07_summarize_rlhf (issue 7) ---
 }
