@@ -98,3 +98,27 @@ def run(names: list[str], profile: str, out_root: Path) -> int:
     (out_dir / "summary.txt").write_text(table + "\n")
     print(f"\nexecuted notebooks and results in {out_dir}\n\n{table}")
     return 0 if all(r["ok"] for r in rows) else 1
+
+
+def ensure_stage(profile, stem: str, required_file: str) -> Path:
+    """The artifacts folder of an earlier notebook, e.g. `ensure_stage(P, "01_sft", "config.json")`.
+
+    When `required_file` is missing there: in the tiny profile, that notebook is executed headless first
+    (a fresh kernel, its own code, a minute or two); in the full profile, a FileNotFoundError says which
+    notebook to run. Notebooks never rely on another notebook's kernel state, only on these files.
+    """
+    import tempfile
+
+    out = profile.output_dir(stem)
+    if (out / required_file).exists():
+        return out
+    if profile.name != "tiny":
+        raise FileNotFoundError(f"{out / required_file} is missing: run notebooks/{stem}.ipynb first "
+                                f"(profile {profile.name}), or point RLHF_ARTIFACTS_DIR at its artifacts")
+    print(f"{stem} has not been run yet in the tiny profile: running it now, headless ...", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        row = run_notebook(notebooks_dir() / f"{stem}.ipynb", Path(tmp), "tiny")
+    if not row["ok"] or not (out / required_file).exists():
+        raise RuntimeError(f"rebuilding {stem} failed: {row['error'] or required_file + ' was not written'}")
+    print(f"{stem} rebuilt in {row['seconds']:.0f} s")
+    return out

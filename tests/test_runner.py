@@ -40,3 +40,23 @@ def test_cli_rejects_an_unknown_profile():
     proc = subprocess.run([sys.executable, "-m", "rlhf_helpers", "run", "--profile", "huge", "01"],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "valid profiles are tiny, full" in proc.stderr
+
+
+def test_ensure_stage_runs_a_missing_stage_in_tiny_and_refuses_in_full(tmp_path, monkeypatch):
+    import pytest
+
+    from rlhf_helpers import runner
+    from rlhf_helpers.profiles import get_profile
+
+    monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    write(nb_dir / "09_fake.ipynb", [
+        "from rlhf_helpers.profiles import get_profile",
+        "(get_profile('09_fake').output_dir() / 'model.bin').write_text('weights')"])
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: nb_dir)
+    tiny = get_profile("09_fake", "tiny")
+    out = runner.ensure_stage(tiny, "09_fake", "model.bin")
+    assert (out / "model.bin").read_text() == "weights"
+    with pytest.raises(FileNotFoundError, match="run notebooks/09_fake.ipynb first"):
+        runner.ensure_stage(get_profile("09_fake", "full"), "09_fake", "model.bin")
