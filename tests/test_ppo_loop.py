@@ -1,0 +1,217 @@
+"""The PPO loop (rlhf_helpers.ppo, ppo_rollout) and the exercise checkers of notebook 04, on the toy chat model."""
+
+import math
+
+import pytest
+import torch
+
+from rlhf_helpers.ppo import FixedKLController, PPOConfig, ValueHead, compute_advantages, load_value_head, \
+    make_optimizer, ppo_step, save_policy, train_ppo
+from rlhf_helpers.ppo_exercises import check_clipped_surrogate, check_gae, check_kl_estimators, \
+    reference_clipped_surrogate, reference_gae
+from rlhf_helpers.ppo_math import clipped_surrogate_loss, kl_k1, kl_k3
+from rlhf_helpers.ppo_rollout import collect_rollout, forward_logprobs_values, generate_responses, \
+    build_prompts, response_mask_from_ids
+from rlhf_helpers.toy_text import is_toxic
+
+
+@pytest.fixture(scope="module")
+def chat():
+    """The toy chat model (full precision, for speed) and its tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlhf_helpers.profiles import get_profile
+    from rlhf_helpers.toy_world import ensure_toy_world
+
+    ensure_toy_world(0)
+    path = get_profile("04_ppo_zephyr", "tiny").models["zephyr"]
+    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+def lora(model):
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear"))
+
+
+def polite_reward(queries, responses):
+    """Rule-based reward: +1 for a polite reply, -1 for a toxic one."""
+    return torch.tensor([-1.0 if is_toxic(r) else 1.0 for r in responses])
+
+
+QUERIES = ["How do I make tea?", "My neighbor is such a", "Can you help me bake bread?", "Any tips to save money?"]
+
+
+# --------------------------------------------------------------------------- pieces
+def test_response_mask_stops_after_first_eos():
+    ids = torch.tensor([[5, 6, 2, 2, 2], [5, 2, 7, 2, 9], [5, 6, 7, 8, 9]])
+    assert response_mask_from_ids(ids, eos_token_id=2).tolist() == [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1]]
+
+
+def test_config_rejects_indivisible_batch():
+    with pytest.raises(ValueError, match="multiple of mini_batch_size"):
+        PPOConfig(batch_size=30, mini_batch_size=8)
+
+
+def test_logprobs_match_the_sampler_with_left_padding(chat):
+    """The forward pass scores exactly the distributions `generate` sampled from (alignment, positions, padding)."""
+    model, tok = chat
+    prompts = build_prompts(tok, ["Hi", "Can you help me bake bread?", "What is the best way to plan a trip?"])
+    tok.padding_side = "left"
+    enc = tok(prompts, return_tensors="pt", padding=True)
+    assert (enc.attention_mask == 0).any()  # the prompts really have different lengths
+    torch.manual_seed(0)
+    out = model.generate(**enc, max_new_tokens=8, do_sample=True, top_k=0, pad_token_id=tok.pad_token_id,
+                         output_logits=True, return_dict_in_generate=True)
+    T = len(out.logits)
+    ids = out.sequences
+    sampler = torch.stack(out.logits, dim=1).log_softmax(-1).gather(-1, ids[:, -T:, None])[..., 0]  # (B, T)
+    mask = response_mask_from_ids(ids[:, -T:], tok.eos_token_id)
+    attention = torch.cat([enc.attention_mask, mask], dim=1)
+    with torch.no_grad():
+        logp, values, entropy = forward_logprobs_values(model, ValueHead(model.config.hidden_size), ids, attention, T,
+                                                        with_entropy=True)
+    assert logp.shape == values.shape == entropy.shape == (3, T)
+    assert torch.allclose(logp[mask.bool()], sampler[mask.bool()], atol=1e-4)
+
+
+def test_value_head_detaches_and_starts_at_zero():
+    head = ValueHead(8)
+    hidden = torch.randn(2, 3, 8, requires_grad=True)
+    values = head(hidden)
+    assert values.shape == (2, 3) and (values == 0).all()
+    (values.sum() + head.net[0].weight.sum()).backward()
+    assert hidden.grad is None  # detach=True: no gradient into the shared model
+
+
+def test_compute_advantages_puts_score_on_last_token():
+    from rlhf_helpers.ppo_rollout import Rollout
+
+    mask = torch.tensor([[1, 1, 1, 0]])
+    logp, ref = torch.tensor([[-1.0, -1.0, -1.0, -5.0]]), torch.tensor([[-2.0, -1.0, -1.5, -9.0]])
+    rollout = Rollout(["q"], ["r"], torch.zeros(1, 6, dtype=torch.long), torch.ones(1, 6), mask, logp, ref,
+                      torch.zeros(1, 4), torch.zeros(1, 4), torch.tensor([3.0]))
+    adv = compute_advantages(rollout, beta=0.5, config=PPOConfig(whiten_advantages=False, gamma=1.0, lam=1.0))
+    assert torch.allclose(adv["kl"], torch.tensor([[1.0, 0.0, 0.5, 0.0]]))
+    assert torch.allclose(adv["rewards"], torch.tensor([[-0.5, 0.0, 2.75, 0.0]]))
+    assert torch.allclose(adv["returns"], torch.tensor([[2.25, 2.75, 2.75, 0.0]]))  # γ = λ = 1, V = 0: reward-to-go
+
+
+def test_clipping_exactly_around_one_plus_minus_eps():
+    """Inside [1 − ε, 1 + ε] the gradient flows; just outside, on the side the advantage favours, it stops."""
+    eps = 0.2
+    for advantage, ratio, flows in [(1.0, 1.19, True), (1.0, 1.21, False), (-1.0, 0.81, True), (-1.0, 0.79, False),
+                                    (1.0, 0.79, True), (-1.0, 1.21, True)]:
+        logp = torch.tensor([[math.log(ratio)]], requires_grad=True)
+        loss, _ = clipped_surrogate_loss(logp, torch.zeros(1, 1), torch.tensor([[advantage]]), torch.ones(1, 1), eps)
+        loss.backward()
+        assert (logp.grad.abs().item() > 0) == flows, (advantage, ratio)
+
+
+# --------------------------------------------------------------------------- the loop
+def test_reference_is_the_adapter_switched_off(chat):
+    """At the first rollout a fresh LoRA adapter is the identity, so the KL to the reference is exactly 0;
+    after one update it is not."""
+    from transformers import AutoModelForCausalLM
+
+    model, tok = chat
+    policy = lora(AutoModelForCausalLM.from_pretrained(model.name_or_path))
+    config = PPOConfig(batch_size=8, mini_batch_size=4, ppo_epochs=2, learning_rate=1e-2, max_new_tokens=12)
+    head = ValueHead(policy.config.hidden_size)
+    opt = make_optimizer(policy, head, config)
+    first, rollout = ppo_step(policy, head, opt, tok, QUERIES * 2, polite_reward, config, FixedKLController(0.1))
+    assert first["kl"] == 0.0 and torch.equal(rollout.logprobs, rollout.ref_logprobs)
+    second, rollout = ppo_step(policy, head, opt, tok, QUERIES * 2, polite_reward, config, FixedKLController(0.1))
+    assert not torch.equal(rollout.logprobs, rollout.ref_logprobs)
+    assert math.isfinite(second["kl"]) and second["kl_k3"] >= 0
+
+
+def test_loop_raises_rule_based_reward(chat):
+    """Integration: a few PPO iterations make the toy chat model less rude (reward up, toxic rate down)."""
+    from transformers import AutoModelForCausalLM
+
+    model, tok = chat
+    policy = lora(AutoModelForCausalLM.from_pretrained(model.name_or_path))
+    config = PPOConfig(batch_size=32, mini_batch_size=16, ppo_epochs=2, learning_rate=3e-3, max_new_tokens=20)
+    history = train_ppo(policy, ValueHead(policy.config.hidden_size), tok, QUERIES, polite_reward, config,
+                        iterations=8, progress=False)
+    scores = [h["score"] for h in history]
+    assert len(history) == 8 and all(math.isfinite(h["kl"]) for h in history)
+    assert sum(scores[-2:]) / 2 > sum(scores[:2]) / 2 + 0.3, scores
+
+
+def test_frozen_copy_reference_and_accelerate(chat, tmp_path):
+    """The other two ways in: a frozen copy as reference (GPT-2 style) and an `accelerate` Accelerator."""
+    import copy
+
+    from accelerate import Accelerator
+    from transformers import AutoModelForCausalLM
+
+    model, tok = chat
+    policy = AutoModelForCausalLM.from_pretrained(model.name_or_path)
+    ref = copy.deepcopy(policy).eval().requires_grad_(False)
+    head = ValueHead(policy.config.hidden_size)
+    config = PPOConfig(batch_size=8, mini_batch_size=8, ppo_epochs=1, learning_rate=1e-3, max_new_tokens=10)
+    accelerator = Accelerator(cpu=True)
+    opt = make_optimizer(policy, head, config)
+    policy, head, opt = accelerator.prepare(policy, head, opt)
+    history = train_ppo(policy, head, tok, QUERIES, polite_reward, config, iterations=2, optimizer=opt, ref_model=ref,
+                        accelerator=accelerator, progress=False)
+    assert history[0]["kl"] == 0.0 and history[1]["kl"] != 0.0
+
+
+def test_save_and_reload_value_head(chat, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    model, _ = chat
+    policy = lora(AutoModelForCausalLM.from_pretrained(model.name_or_path))
+    head = ValueHead(policy.config.hidden_size)
+    torch.nn.init.normal_(head.net[-1].weight)
+    save_policy(policy, head, tmp_path, PPOConfig())
+    assert (tmp_path / "adapter_config.json").exists()
+    hidden = torch.randn(2, 3, policy.config.hidden_size)
+    assert torch.equal(load_value_head(tmp_path)(hidden), head(hidden))
+
+
+# --------------------------------------------------------------------------- exercise checkers
+def wrong_gae(rewards, values, gamma, lam):
+    """A classic mistake: forgetting the bootstrap term γ·V_{t+1}."""
+    advantages = torch.zeros_like(rewards)
+    last = torch.zeros(rewards.shape[0])
+    for t in reversed(range(rewards.shape[1])):
+        last = rewards[:, t] - values[:, t] + gamma * lam * last
+        advantages[:, t] = last
+    return advantages, advantages + values
+
+
+def wrong_surrogate(logp_new, logp_old, advantages, clip_eps):
+    """A classic mistake: the min of the losses (optimistic) instead of the max."""
+    ratio = torch.exp(logp_new - logp_old)
+    return torch.min(-advantages * ratio, -advantages * ratio.clamp(1 - clip_eps, 1 + clip_eps)).mean()
+
+
+def skipped(*args):
+    raise NotImplementedError
+
+
+def test_gae_checker(capsys):
+    assert check_gae(reference_gae)
+    assert not check_gae(wrong_gae)
+    assert "❌" in capsys.readouterr().out
+    assert not check_gae(skipped)
+
+
+def test_surrogate_checker(capsys):
+    assert check_clipped_surrogate(reference_clipped_surrogate)
+    assert not check_clipped_surrogate(wrong_surrogate)
+    assert not check_clipped_surrogate(lambda n, o, a, e: (-a * torch.exp(n - o)).mean())  # no clipping at all
+    assert "❌" in capsys.readouterr().out
+    assert not check_clipped_surrogate(skipped)
+
+
+def test_kl_checker(capsys):
+    assert check_kl_estimators(kl_k1, kl_k3)
+    assert not check_kl_estimators(lambda lp, lr: lr - lp, kl_k3)  # k1 with the sign flipped
+    assert not check_kl_estimators(kl_k1, lambda lp, lr: torch.exp(lp - lr) - 1 - (lp - lr))  # r upside down
+    assert "❌" in capsys.readouterr().out
+    assert not check_kl_estimators(skipped, skipped)
