@@ -7,13 +7,21 @@ bf16 (GPU) or fp32 (CPU); only small LoRA adapters are trained on top.
 from __future__ import annotations
 
 
-def nf4_config(device: str):
-    """`BitsAndBytesConfig` for 4-bit NF4 with double quantisation; bf16 compute on GPU, fp32 on CPU."""
+def compute_dtype(device: str):
+    """bf16 on GPUs that support it (Ampere and newer), fp16 on older ones (a T4), fp32 on CPU."""
     import torch
+
+    if device != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def nf4_config(device: str):
+    """`BitsAndBytesConfig` for 4-bit NF4 with double quantisation, computing in `compute_dtype(device)`."""
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+                              bnb_4bit_compute_dtype=compute_dtype(device))
 
 
 def keep_cpu_4bit_training_layout(model) -> int:
@@ -35,11 +43,16 @@ def keep_cpu_4bit_training_layout(model) -> int:
 
 
 def load_4bit_causal_lm(model_id: str, device: str):
-    """Load a causal LM in 4-bit NF4 on `device` ("cuda" or "cpu"), ready for LoRA training."""
+    """Load a causal LM in 4-bit NF4 on `device` ("cuda" or "cpu"), ready for LoRA training.
+
+    On CUDA the whole model goes to this process's GPU (`accelerate`'s local process index), so
+    each process of a multi-GPU run holds its own copy.
+    """
+    from accelerate import PartialState
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_id, quantization_config=nf4_config(device),
-                                                 device_map={"": 0} if device == "cuda" else {"": "cpu"})
+    place = {"": PartialState().local_process_index} if device == "cuda" else {"": "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(model_id, quantization_config=nf4_config(device), device_map=place)
     keep_cpu_4bit_training_layout(model)
     return model
 
