@@ -1,0 +1,231 @@
+"""Tests of the reward-model helpers of notebooks 02 and 03 (reward_model.py, reward_exercises.py)."""
+
+import math
+
+import pytest
+import torch
+
+from rlhf_helpers import reward_exercises as ex
+from rlhf_helpers.reward_math import gather_last_token, pairwise_loss, preference_accuracy
+from rlhf_helpers.reward_model import (BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS, filter_long_pairs,
+                                       pad_batch, reward_lora_config, score, tokenize_text_pairs, two_label_reward)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    from rlhf_helpers.profiles import get_profile
+    from rlhf_helpers.toy_world import ensure_toy_world
+
+    ensure_toy_world(0)
+    return get_profile("02_reward_bert", "tiny")
+
+
+def _load(toy, kind):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(toy.models[kind])
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(toy.models[kind], num_labels=1)
+    model.config.pad_token_id = tok.pad_token_id
+    return model.eval(), tok
+
+
+POSTS = ["My sister borrowed my car last week. I feel angry.", "My dad moved away. I feel sad. What should I do?",
+         "My boss ate my lunch."]
+SUMMARIES = ["TL;DR: my sister borrowed my car and i feel angry", "TL;DR: my dad moved away",
+             "TL;DR: i like turtles and the weather was nice today, please upvote"]
+
+
+# --------------------------------------------------------------------------- pairwise loss and last token
+def test_pairwise_loss_matches_reward_trainer_formula():
+    # RewardTrainer.compute_loss: -logsigmoid(chosen - rejected).mean(); rewards hand-picked
+    r_c, r_r = torch.tensor([2.0, -1.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
+    want = (math.log1p(math.exp(-2.0)) + math.log1p(math.exp(2.0)) + math.log(2)) / 3
+    assert math.isclose(pairwise_loss(r_c, r_r).item(), want, rel_tol=1e-6)
+
+
+def test_gpt2_reward_is_read_at_last_non_pad_token_right_padding(toy):
+    model, tok = _load(toy, "gpt2")
+    enc = tok(["\n\nHuman: Hi\n\nAssistant: Hello there, how are you", "\n\nHuman: Hi"], padding=True,
+              return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**enc).logits.squeeze(-1)  # (B,)
+        values = model.score(model.transformer(**enc).last_hidden_state).squeeze(-1)  # (B, T)
+    assert enc.attention_mask[1].sum() < enc.attention_mask.shape[1]  # row 1 really is padded
+    assert torch.allclose(logits, gather_last_token(values, enc.attention_mask), atol=1e-5)
+    assert not torch.allclose(logits[1], values[1, -1], atol=1e-5)  # the last column would be wrong
+
+
+def test_last_token_with_left_padding_differs_from_mask_sum():
+    values = torch.arange(10.0).reshape(2, 5)
+    left = torch.tensor([[0, 0, 1, 1, 1], [0, 1, 1, 1, 1]])
+    assert gather_last_token(values, left).tolist() == [4.0, 9.0]
+    naive = values[torch.arange(2), left.sum(-1) - 1]
+    assert naive.tolist() != [4.0, 9.0]
+
+
+# --------------------------------------------------------------------------- padding
+def test_pad_batch_dynamic_right_left_and_fixed():
+    ids, mask = pad_batch([[5, 6, 7], [8]], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    ids, mask = pad_batch([[5, 6, 7], [8]], pad_id=9, side="left")
+    assert ids.tolist() == [[5, 6, 7], [9, 9, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    ids, mask = pad_batch([[5, 6, 7], [8]], pad_id=0, pad_to=512)
+    assert ids.shape == (2, 512) and mask.sum().item() == 4
+
+
+def test_pad_batch_errors():
+    with pytest.raises(ValueError, match="pad_to"):
+        pad_batch([[1, 2, 3]], 0, pad_to=2)
+    with pytest.raises(ValueError, match="side"):
+        pad_batch([[1]], 0, side="middle")
+    with pytest.raises(ValueError, match="no sequences"):
+        pad_batch([], 0)
+
+
+# --------------------------------------------------------------------------- score helper
+def test_score_bert_text_pairs_raw_and_batch_invariant(toy):
+    model, tok = _load(toy, "bert")
+    rewards = score(model, tok, POSTS, SUMMARIES, batch_size=3)
+    assert rewards.shape == (3,) and rewards.dtype == torch.float32
+    alone = torch.cat([score(model, tok, [p], [s]) for p, s in zip(POSTS, SUMMARIES)])
+    assert torch.allclose(rewards, alone, atol=1e-5)  # padding in a batch does not change a reward
+    enc = tok(POSTS[:1], SUMMARIES[:1], return_tensors="pt")
+    enc.pop("token_type_ids", None)
+    with torch.no_grad():
+        raw = model(**enc).logits.squeeze(-1)
+    assert torch.allclose(rewards[:1], raw, atol=1e-6)  # raw logits: no softmax, no sigmoid
+    assert not torch.allclose(rewards, torch.sigmoid(rewards))
+
+
+def test_score_gpt2_whole_texts_batch_invariant_and_eos(toy):
+    model, tok = _load(toy, "gpt2")
+    texts = ["\n\nHuman: How do I make tea?\n\nAssistant: Boil the water.", "\n\nHuman: Hi\n\nAssistant: Go away."]
+    batch = score(model, tok, texts, add_eos=True)
+    alone = torch.cat([score(model, tok, [t], add_eos=True) for t in texts])
+    assert torch.allclose(batch, alone, atol=1e-5)
+    assert not torch.allclose(batch[0], batch[1])
+
+
+def test_score_errors(toy):
+    model, tok = _load(toy, "bert")
+    with pytest.raises(ValueError, match="one response per prompt"):
+        score(model, tok, POSTS, SUMMARIES[:2])
+    gpt2, gtok = _load(toy, "gpt2")
+    gtok.pad_token = None
+    with pytest.raises(ValueError, match="pad token"):
+        score(gpt2, gtok, ["hello"])
+
+
+def test_tokenize_text_pairs_truncates_the_post_only(toy):
+    _, tok = _load(toy, "bert")
+    encode = tokenize_text_pairs(tok, max_length=16)
+    row = {"prompt": " ".join(["word"] * 50), "chosen": "TL;DR: my sister", "rejected": "TL;DR: i like turtles"}
+    out = encode(row)
+    assert len(out["chosen_ids"]) == 16
+    assert tok.decode(out["chosen_ids"]).replace(" ", "").endswith("TL;DR:mysister[SEP]")
+
+
+# --------------------------------------------------------------------------- LoRA save / reload
+def _train_like(peft_model, seed=1):
+    """Stand-in for training: move every trainable weight away from its initial value."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in peft_model.parameters():
+            if p.requires_grad:
+                p.add_(0.5 * torch.randn(p.shape, generator=g))
+
+
+def test_lora_save_reload_gives_equal_rewards_with_head_saved(toy, tmp_path):
+    from peft import PeftModel, get_peft_model
+    from transformers import AutoModelForSequenceClassification
+
+    model, tok = _load(toy, "bert")
+    # the toy BERT checkpoint (like a masked-LM checkpoint) has no pooler: it is drawn at random on every load,
+    # so it must be saved too
+    config = reward_lora_config(BERT_LORA_TARGETS, head=REWARD_HEADS["bert"], r=4, alpha=8, dropout=0.0,
+                                extra_modules_to_save=["pooler"])
+    peft_model = get_peft_model(model, config)
+    _train_like(peft_model)
+    trained = score(peft_model, tok, POSTS, SUMMARIES)
+    peft_model.save_pretrained(tmp_path)
+    torch.manual_seed(123)  # a different random head would be drawn if it were not saved
+    base = AutoModelForSequenceClassification.from_pretrained(toy.models["bert"], num_labels=1)
+    reloaded = PeftModel.from_pretrained(base, tmp_path)
+    assert torch.allclose(score(reloaded, tok, POSTS, SUMMARIES), trained, atol=1e-5)
+
+
+def test_lora_without_head_in_modules_to_save_reloads_different_rewards(toy, tmp_path):
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForSequenceClassification
+
+    model, tok = _load(toy, "bert")
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=BERT_LORA_TARGETS))
+    assert not any(p.requires_grad for p in peft_model.base_model.model.classifier.parameters())
+    _train_like(peft_model)
+    trained = score(peft_model, tok, POSTS, SUMMARIES)
+    peft_model.save_pretrained(tmp_path)
+    torch.manual_seed(123)
+    reloaded = PeftModel.from_pretrained(
+        AutoModelForSequenceClassification.from_pretrained(toy.models["bert"], num_labels=1), tmp_path)
+    assert not torch.allclose(score(reloaded, tok, POSTS, SUMMARIES), trained, atol=1e-3)
+
+
+def test_reward_lora_config_puts_head_in_modules_to_save():
+    config = reward_lora_config(GPT2_LORA_TARGETS, head=["score"], extra_modules_to_save=["ln_f"])
+    assert config.task_type == "SEQ_CLS" and config.modules_to_save == ["score", "ln_f"]
+    with pytest.raises(ValueError, match="head"):
+        reward_lora_config(GPT2_LORA_TARGETS, head=[])
+
+
+# --------------------------------------------------------------------------- small helpers
+def test_two_label_reward_is_sigmoid_of_logit_difference():
+    logits = torch.tensor([[0.0, 3.0], [1.0, -2.0], [5.0, 25.0]])
+    assert torch.allclose(two_label_reward(logits), torch.sigmoid(logits[:, 1] - logits[:, 0]))
+    assert two_label_reward(logits)[2].item() == 1.0  # saturated: a reward of 20 and of 40 both read as 1.0
+
+
+def test_filter_long_pairs_counts_what_it_drops(toy, capsys):
+    from datasets import Dataset
+
+    _, tok = _load(toy, "gpt2")
+    data = Dataset.from_dict({"chosen": ["short", "short " * 40, "short"], "rejected": ["short", "short", "x " * 40]})
+    kept = filter_long_pairs(data, tok, max_length=10)
+    assert len(kept) == 1
+    assert "dropped 2 of 3 pairs" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- exercise checkers
+def _not_attempted(*args):
+    raise NotImplementedError
+
+
+def test_check_preference_accuracy(capsys):
+    assert ex.check_preference_accuracy(preference_accuracy)
+    assert not ex.check_preference_accuracy(lambda c, r: (c >= r).float().mean())  # ties counted right
+    assert not ex.check_preference_accuracy(_not_attempted)
+    assert "⏭" in capsys.readouterr().out
+
+
+def test_check_pad_batch():
+    assert ex.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id))
+    assert not ex.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id, pad_to=16))  # fixed, not dynamic
+    assert not ex.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id, side="left"))
+    assert not ex.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, 0))  # ignores pad_id
+
+
+def test_check_pairwise_loss():
+    assert ex.check_pairwise_loss(pairwise_loss)
+    assert ex.check_pairwise_loss(lambda c, r: torch.nn.functional.softplus(r - c).mean())  # same maths
+    assert not ex.check_pairwise_loss(lambda c, r: -torch.log(torch.sigmoid(c - r)).mean())  # inf at -300
+    assert not ex.check_pairwise_loss(lambda c, r: -torch.nn.functional.logsigmoid(r - c).mean())  # swapped
+    assert not ex.check_pairwise_loss(lambda c, r: -torch.nn.functional.logsigmoid(c - r).sum())  # sum, not mean
+
+
+def test_check_last_token_reward():
+    assert ex.check_last_token_reward(gather_last_token)
+    right_only = lambda v, m: v[torch.arange(v.shape[0]), m.sum(-1) - 1]
+    assert not ex.check_last_token_reward(right_only)
+    assert not ex.check_last_token_reward(lambda v, m: v[:, -1])  # the last column
