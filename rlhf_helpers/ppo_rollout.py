@@ -144,7 +144,9 @@ def collect_rollout(model, value_head, tokenizer, queries: list[str], reward_fn,
     prompts = build_prompts(tokenizer, queries, config.use_chat_template)
     input_ids, attention_mask, response_mask = generate_responses(model, tokenizer, prompts, config, accelerator)
     T = response_mask.shape[1]
-    responses = tokenizer.batch_decode(input_ids[:, -T:] * response_mask, skip_special_tokens=True)
+    # EOS (skipped when decoding) after the first EOS; not `ids * mask`: id 0 is an ordinary token ("!") in GPT-2
+    after_eos = input_ids[:, -T:].masked_fill(response_mask == 0, tokenizer.eos_token_id)  # (B, T)
+    responses = tokenizer.batch_decode(after_eos, skip_special_tokens=True)
     responses = [r.strip() for r in responses]
     scores = torch.as_tensor(reward_fn(queries, responses), dtype=torch.float32).to(input_ids.device)  # (B,)
     if config.missing_eos_penalty is not None:  # replies cut off by max_new_tokens lose reward
