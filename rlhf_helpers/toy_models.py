@@ -148,6 +148,28 @@ def train_classifier(model, tokenizer, texts: list[str], labels: list[int], step
     return _train(model, batch_inputs, len(texts), steps, lr, batch_size, seed)
 
 
+def train_masked_lm(model, tokenizer, pairs: list[tuple[str, str]], steps: int, lr: float, batch_size: int,
+                    seed: int, mask_prob: float = 0.15) -> list[float]:
+    """BERT-style masked-LM pretraining on (text_a, text_b) pairs; returns the loss per step.
+
+    `mask_prob` of the real (non-special) tokens are replaced by the mask token and predicted.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    special = torch.tensor(sorted(tokenizer.all_special_ids))
+
+    def batch_inputs(idx):
+        enc = tokenizer([pairs[i][0] for i in idx], [pairs[i][1] for i in idx], padding=True, return_tensors="pt")
+        ids = enc.input_ids.clone()
+        maskable = enc.attention_mask.bool() & ~torch.isin(ids, special)
+        chosen = (torch.rand(ids.shape, generator=gen) < mask_prob) & maskable
+        ids[chosen] = tokenizer.mask_token_id
+        return dict(enc, input_ids=ids, labels=enc.input_ids.masked_fill(~chosen, -100))
+
+    return _train(model, batch_inputs, len(pairs), steps, lr, batch_size, seed)
+
+
 def save(model, tokenizer, path: Path) -> None:
     """`save_pretrained` for model and tokenizer, so `from_pretrained(path)` reloads both."""
     model.save_pretrained(path)
