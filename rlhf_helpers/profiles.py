@@ -184,6 +184,7 @@ def setup(notebook: str, profile: str | None = None, seed: int = 0, **overrides)
     Prints the active profile, the device and how to switch. In the tiny profile the toy world is
     built on first use (under a minute) and cached.
     """
+    import torch
     from transformers import set_seed
 
     p = get_profile(notebook, profile, seed, **overrides)
@@ -195,6 +196,7 @@ def setup(notebook: str, profile: str | None = None, seed: int = 0, **overrides)
 
         ensure_toy_world(seed)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tiny profile never touches the network
+        torch.set_num_threads(1)  # tiny models gain nothing from more threads, and lose a lot on shared cores
     elif p.device == "cpu":
         print("warning: the full profile on a CPU will be very slow (and 4-bit models need a GPU).")
     print("settings:", ", ".join(f"{k}={v}" for k, v in vars(p.settings).items()))
