@@ -1,0 +1,198 @@
+"""Notebook 07's helpers (rlhf_helpers.summarize_rlhf) and the course PPO on a GPT-2 policy with a frozen reference."""
+
+import math
+
+import pytest
+import torch
+
+from rlhf_helpers.formatting import split_tldr_prompt, tldr_prompt
+from rlhf_helpers.summarize_rlhf import (SummaryReward, apply_missing_eos_penalty, check_missing_eos_penalty,
+                                         check_normalised_rewards, normalised_rewards, summary_text,
+                                         truncate_tldr_prompts)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """The toy world's GPT-2 folder, its tokenizer (pad = EOS) and its TL;DR datasets."""
+    from datasets import load_dataset
+    from transformers import AutoTokenizer
+
+    from rlhf_helpers.profiles import get_profile
+    from rlhf_helpers.toy_world import ensure_toy_world
+
+    ensure_toy_world(0)
+    p = get_profile("07_summarize_rlhf", "tiny")
+    tok = AutoTokenizer.from_pretrained(p.models["gpt2"])
+    tok.pad_token = tok.eos_token
+    return p.models["gpt2"], tok, load_dataset(p.datasets["tldr"]), load_dataset(p.datasets["comparisons"])
+
+
+# --------------------------------------------------------------------------- text format and truncation
+def test_summary_text_is_the_same_for_tldr_prompts_and_comparison_rows():
+    prompt = tldr_prompt("pets", "My dad sold my bike", "My dad sold my bike. I feel sad.")
+    want = "SUBREDDIT: r/pets\nTITLE: My dad sold my bike\nPOST: My dad sold my bike. I feel sad.\nTL;DR: dad sold bike"
+    assert summary_text(prompt, " dad sold bike") == want                      # tldr prompt + label (leading space)
+    assert summary_text(prompt, "TL;DR: dad sold bike") == want                # comparisons: chosen starts with TL;DR:
+    assert summary_text(prompt.removesuffix("\nTL;DR:"), "dad sold bike") == want  # a prompt without TL;DR:
+
+
+def test_truncation_shortens_only_long_posts_and_keeps_the_frame(toy):
+    _, tok, tldr, _ = toy
+    prompts = list(tldr["train"]["prompt"][:200])
+    lengths = [len(tok(p).input_ids) for p in prompts]
+    limit = sorted(lengths)[len(lengths) // 2]  # the median: about half must be cut
+    short, n_cut = truncate_tldr_prompts(tok, prompts, limit)
+    assert n_cut == sum(n > limit for n in lengths) > 0
+    for before, after, n in zip(prompts, short, lengths):
+        assert len(tok(after).input_ids) <= limit
+        if n <= limit:
+            assert after == before
+        else:
+            a, b = split_tldr_prompt(before), split_tldr_prompt(after)
+            assert (a["subreddit"], a["title"]) == (b["subreddit"], b["title"])
+            assert a["post"].startswith(b["post"]) and len(b["post"]) < len(a["post"])
+
+
+def test_truncation_refuses_a_limit_with_no_room_for_the_post(toy):
+    _, tok, tldr, _ = toy
+    with pytest.raises(ValueError, match="no room for the post"):
+        truncate_tldr_prompts(tok, [tldr["train"][0]["prompt"]], 5)
+
+
+# --------------------------------------------------------------------------- normalised reward
+def word_reward(prompts, summaries):
+    return torch.tensor([float(len(set(s.split()) & set(p.split()))) for p, s in zip(prompts, summaries)])
+
+
+def test_normalised_rewards_hand_case():
+    prompts = ["a b c d", "a b c d", "x y"]
+    got = normalised_rewards(word_reward, prompts, ["a b", "z", "x y"], ["a b c", "a", "x"])
+    assert got.tolist() == [2 - 3, 0 - 1, 2 - 1]
+    assert normalised_rewards(word_reward, prompts, ["a", "b", "x"], ["a", "b", "x"]).tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="one summary and one reference per prompt"):
+        normalised_rewards(word_reward, prompts, ["a"], ["a", "b", "c"])
+
+
+@pytest.fixture(scope="module")
+def reward_model(toy):
+    from transformers import AutoModelForSequenceClassification
+
+    path, tok, _, _ = toy
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    model.config.pad_token_id = tok.pad_token_id
+    return model
+
+
+def test_summary_reward_is_zero_for_the_reference_and_matches_the_raw_difference(toy, reward_model):
+    _, tok, tldr, _ = toy
+    rows = tldr["test"].select(range(6))
+    prompts, refs = list(rows["prompt"]), [label.strip() for label in rows["label"]]
+    reward = SummaryReward(reward_model, tok, references=dict(zip(prompts, refs)))
+    assert torch.allclose(reward(prompts, refs), torch.zeros(6), atol=1e-5)
+    other = refs[1:] + refs[:1]  # each post gets another post's summary
+    raw = reward.raw(prompts, other)
+    assert raw.std() > 0  # the random head gives different scores: the test below can fail
+    assert torch.allclose(reward(prompts, other), raw - reward.raw(prompts, refs), atol=1e-5)
+    assert len(reward._reference_scores) == 6  # scored once per prompt, then cached
+    assert torch.allclose(SummaryReward(reward_model, tok)(prompts, other), raw)  # no references: raw scores
+
+
+def test_summary_reward_names_prompts_without_reference(toy, reward_model):
+    _, tok, tldr, _ = toy
+    reward = SummaryReward(reward_model, tok, references={"SUBREDDIT: r/x\nTITLE: t\nPOST: p\nTL;DR:": "p"})
+    with pytest.raises(ValueError, match="no reference summary"):
+        reward([tldr["test"][0]["prompt"]], ["my dad"])
+
+
+# --------------------------------------------------------------------------- no-EOS penalty
+def test_missing_eos_penalty_hand_case():
+    ids = torch.tensor([[4, 5, 2, 0], [4, 5, 6, 7], [2, 0, 0, 0], [4, 5, 6, 2]])
+    got = apply_missing_eos_penalty(torch.tensor([1.0, 1.0, 1.0, 1.0]), ids, eos_token_id=2, penalty=0.5)
+    assert got.tolist() == [1.0, 0.5, 1.0, 1.0]
+
+
+# --------------------------------------------------------------------------- exercise checkers
+def test_normalised_reward_checker_accepts_reference_and_rejects_wrong(capsys):
+    assert check_normalised_rewards(normalised_rewards)
+
+    def batch_mean(reward_fn, prompts, summaries, references):  # subtracts the batch's mean reference reward
+        return reward_fn(prompts, summaries) - reward_fn(prompts, references).mean()
+
+    def swapped(reward_fn, prompts, summaries, references):
+        return reward_fn(prompts, references) - reward_fn(prompts, summaries)
+
+    def raw_only(reward_fn, prompts, summaries, references):
+        return reward_fn(prompts, summaries)
+
+    assert not check_normalised_rewards(batch_mean)
+    assert not check_normalised_rewards(swapped)
+    assert not check_normalised_rewards(raw_only)
+    assert capsys.readouterr().out.count("❌") == 3
+
+
+def test_missing_eos_checker_accepts_reference_and_rejects_wrong(capsys):
+    assert check_missing_eos_penalty(apply_missing_eos_penalty)
+
+    def last_token_only(scores, ids, eos, penalty):  # misses replies that stopped early and were padded
+        return scores - penalty * (ids[:, -1] != eos).float()
+
+    def penalises_finished(scores, ids, eos, penalty):
+        return scores - penalty * (ids == eos).any(dim=1).float()
+
+    def adds(scores, ids, eos, penalty):
+        return scores + penalty * (~(ids == eos).any(dim=1)).float()
+
+    assert not check_missing_eos_penalty(last_token_only)
+    assert not check_missing_eos_penalty(penalises_finished)
+    assert not check_missing_eos_penalty(adds)
+    assert capsys.readouterr().out.count("❌") == 3
+    assert not check_missing_eos_penalty(lambda *args: (_ for _ in ()).throw(NotImplementedError()))
+    assert "not attempted" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- PPO with a GPT-2 policy
+def test_rollout_text_stops_at_eos_when_token_id_0_is_an_ordinary_token():
+    """Real GPT-2's id 0 is "!" (EOS is 50256): text after EOS must not decode as "!!!"."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    from rlhf_helpers.ppo import PPOConfig, ValueHead
+    from rlhf_helpers.ppo_rollout import collect_rollout
+
+    vocab = {"!": 0, "a": 1, "b": 2, "c": 3, "<|endoftext|>": 4}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=5, n_embd=16, n_layer=1, n_head=2, n_positions=32,
+                                       bos_token_id=4, eos_token_id=4, pad_token_id=4)).eval()
+    config = PPOConfig(batch_size=16, mini_batch_size=8, max_new_tokens=8, use_chat_template=False)
+    rollout = collect_rollout(model, ValueHead(16), tok, ["a b", "c"] * 8, lambda q, r: torch.zeros(len(r)), config,
+                              ref_model=model)
+    T = rollout.response_mask.shape[1]
+    assert (rollout.response_mask == 0).any(), "no reply stopped early: the test would prove nothing"
+    expected = [tok.decode(ids[mask.bool()], skip_special_tokens=True).strip()
+                for ids, mask in zip(rollout.input_ids[:, -T:], rollout.response_mask)]
+    assert rollout.responses == expected
+
+
+def test_ppo_with_a_frozen_gpt2_reference_moves_the_policy_only(toy):
+    from transformers import AutoModelForCausalLM
+
+    from rlhf_helpers.ppo import PPOConfig, ValueHead, train_ppo
+
+    path, tok, tldr, _ = toy
+    no_dropout = dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    policy = AutoModelForCausalLM.from_pretrained(path, **no_dropout)
+    reference = AutoModelForCausalLM.from_pretrained(path, **no_dropout).eval().requires_grad_(False)
+    before = {k: v.clone() for k, v in reference.state_dict().items()}
+    config = PPOConfig(batch_size=8, mini_batch_size=4, ppo_epochs=1, learning_rate=1e-3, max_new_tokens=6,
+                       use_chat_template=False, missing_eos_penalty=1.0)
+    history = train_ppo(policy, ValueHead(policy.config.hidden_size), tok, list(tldr["train"]["prompt"][:16]),
+                        lambda q, r: torch.tensor([float("sad" in s) for s in r]), config, iterations=2,
+                        ref_model=reference, progress=False)
+    assert history[0]["kl"] == pytest.approx(0.0, abs=1e-4)  # the first rollout: policy == reference
+    assert math.isfinite(history[-1]["kl"]) and history[-1]["kl"] != 0.0
+    assert all(torch.equal(v, reference.state_dict()[k]) for k, v in before.items())
+    assert any(not torch.equal(p, before[k]) for k, p in policy.state_dict().items() if k in before)
