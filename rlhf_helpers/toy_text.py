@@ -186,11 +186,15 @@ def tldr_row(rng: random.Random) -> dict:
 
 
 def comparison_row(rng: random.Random) -> dict:
-    """A CarperAI/openai_summarize_comparisons row: `prompt`, `chosen`, `rejected` (chosen is faithful)."""
+    """A CarperAI/openai_summarize_comparisons row: `prompt`, `chosen`, `rejected` (chosen is faithful).
+
+    As in the real data, the prompt stops after the post and each summary starts with "TL;DR:"
+    (so `prompt + "\n" + summary` is the text a reward model reads).
+    """
     from .formatting import tldr_prompt
 
     facts = tldr_post(rng)
-    return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]),
+    return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:"),
             "chosen": "TL;DR: " + faithful_summary(facts),
             "rejected": "TL;DR: " + unfaithful_summary(facts, rng)}
 

@@ -22,7 +22,7 @@ from . import toy_models as tm
 from .formatting import tldr_prompt
 from . import toy_text as tt
 
-BUILD_VERSION = 3  # bump when the toy world changes, so stale caches are rebuilt
+BUILD_VERSION = 4  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
     "openai_summarize_tldr": {"train": 2000, "valid": 200, "test": 200},
     "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
@@ -167,8 +167,8 @@ def _build(out: Path, seed: int) -> dict:
     pairs = []
     for _ in range(BERT_PRETRAIN["n"]):
         facts = tt.tldr_post(rng)
-        prompt = tldr_prompt(facts["subreddit"], facts["title"], facts["post"])
-        pairs.append((prompt, "TL;DR: " + tt.faithful_summary(facts)))
+        prompt = tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:")
+        pairs.append((prompt, "TL;DR: " + tt.faithful_summary(facts)))  # as the comparisons pair them
     losses = tm.train_masked_lm(bert, tok, pairs, BERT_PRETRAIN["steps"], BERT_PRETRAIN["lr"],
                                 BERT_PRETRAIN["batch_size"], seed)
     log["bert_mlm_loss_first_last"] = [losses[0], losses[-1]]
