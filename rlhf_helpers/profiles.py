@@ -79,20 +79,18 @@ SETTINGS = {
                      n_eval_pairs=256, eval_batch_size=64, n_prompts=64, max_new_tokens=24, logging_steps=5),
     },
     "06_toxicity_eval": {
-        "full": dict(n_hh=100, n_rtp=100, k=10, max_new_tokens=64, batch_size=32, n_boot=1000, rm_max_length=512,
-                     cpu_threads=None),
-        "tiny": dict(n_hh=64, n_rtp=64, k=8, max_new_tokens=24, batch_size=64, n_boot=1000, rm_max_length=128,
-                     cpu_threads=1),
+        "full": dict(n_hh=100, n_rtp=100, k=10, max_new_tokens=64, batch_size=32, n_boot=1000, rm_max_length=512),
+        "tiny": dict(n_hh=64, n_rtp=64, k=8, max_new_tokens=24, batch_size=64, n_boot=1000, rm_max_length=128),
     },
     "07_summarize_rlhf": {
         "full": dict(rm_max_steps=2000, rm_batch_size=16, rm_learning_rate=1e-5, rm_max_length=560, rm_n_eval=2000,
                      max_prompt_length=512, n_prompts=8000, n_eval=200, ppo_iterations=300, batch_size=64,
                      mini_batch_size=16, ppo_epochs=4, learning_rate=1.4e-5, value_learning_rate=1e-4, beta=0.05,
-                     max_new_tokens=48, missing_eos_penalty=1.0, cpu_threads=None),
+                     max_new_tokens=48, missing_eos_penalty=1.0),
         "tiny": dict(rm_max_steps=150, rm_batch_size=32, rm_learning_rate=3e-3, rm_max_length=128, rm_n_eval=300,
                      max_prompt_length=64, n_prompts=1000, n_eval=64, ppo_iterations=20, batch_size=32,
                      mini_batch_size=16, ppo_epochs=2, learning_rate=1e-3, value_learning_rate=3e-3, beta=0.1,
-                     max_new_tokens=16, missing_eos_penalty=1.0, cpu_threads=1),
+                     max_new_tokens=16, missing_eos_penalty=1.0),
     },
 }
 
