@@ -279,3 +279,16 @@ class AdaptiveKLController:
         proportional_error = min(max(current_kl / self.target - 1.0, -0.2), 0.2)
         self.value *= 1.0 + proportional_error * n_steps / self.horizon
         return self.value
+
+
+def apply_missing_eos_penalty(scores, response_ids, eos_token_id: int, penalty: float):
+    """Subtract `penalty` from the score of every response that never produced EOS (cut off by max_new_tokens).
+
+    Formula: scores[b] − penalty · 1[no EOS in response_ids[b]]
+    Args:
+        scores: (B,) rewards. response_ids: (B, T) generated tokens (after EOS: padding).
+    Returns:
+        (B,) penalised scores (a new tensor).
+    """
+    finished = (response_ids == eos_token_id).any(dim=1)  # (B,)
+    return scores - penalty * (~finished).to(scores.dtype)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .ppo_math import entropy_from_logits, logprobs_from_logits
+from .ppo_math import apply_missing_eos_penalty, entropy_from_logits, logprobs_from_logits
 
 
 @dataclass
@@ -150,8 +150,7 @@ def collect_rollout(model, value_head, tokenizer, queries: list[str], reward_fn,
     responses = [r.strip() for r in responses]
     scores = torch.as_tensor(reward_fn(queries, responses), dtype=torch.float32).to(input_ids.device)  # (B,)
     if config.missing_eos_penalty is not None:  # replies cut off by max_new_tokens lose reward
-        finished = (input_ids[:, -T:] == tokenizer.eos_token_id).any(dim=1)
-        scores = scores - config.missing_eos_penalty * (~finished).float()
+        scores = apply_missing_eos_penalty(scores, input_ids[:, -T:], tokenizer.eos_token_id, config.missing_eos_penalty)
     chunks = []  # forward passes in mini-batches: the (B, T, V) logits of the whole batch may not fit a GPU
     for rows in torch.arange(len(queries)).split(config.mini_batch_size):
         with torch.no_grad():
@@ -175,16 +174,10 @@ class RewardModelScorer:
         self.model, self.tokenizer = model.eval(), tokenizer
         self.batch_size, self.max_length = batch_size, max_length
 
-    @torch.no_grad()
     def __call__(self, queries: list[str], responses: list[str]) -> torch.Tensor:
         from .formatting import messages_to_transcript
+        from .reward_model import score
 
         texts = [messages_to_transcript([{"role": "user", "content": q}, {"role": "assistant", "content": r}])
                  for q, r in zip(queries, responses)]
-        device = next(self.model.parameters()).device
-        scores = []
-        for start in range(0, len(texts), self.batch_size):
-            enc = self.tokenizer(texts[start:start + self.batch_size], return_tensors="pt", padding=True,
-                                 truncation=True, max_length=self.max_length).to(device)
-            scores.append(self.model(**enc).logits[:, 0].float().cpu())  # (b,)
-        return torch.cat(scores)
+        return score(self.model, self.tokenizer, texts, batch_size=self.batch_size, max_length=self.max_length)

@@ -11,6 +11,7 @@ import torch
 
 from .exercises import check
 from .formatting import split_tldr_prompt, tldr_prompt
+from .ppo_math import apply_missing_eos_penalty  # the reference of the no-EOS exercise
 
 TLDR = "TL;DR:"
 
@@ -114,19 +115,6 @@ class SummaryReward:
         if self.references is None:
             return self.raw(queries, responses)
         return self.raw(queries, responses) - self.reference_scores(queries)
-
-
-def apply_missing_eos_penalty(scores, response_ids, eos_token_id: int, penalty: float):
-    """Subtract `penalty` from the score of every response that never produced EOS (cut off by max_new_tokens).
-
-    Formula: scores[b] − penalty · 1[no EOS in response_ids[b]]
-    Args:
-        scores: (B,) rewards. response_ids: (B, T) generated tokens (after EOS: padding).
-    Returns:
-        (B,) penalised scores (a new tensor).
-    """
-    finished = (response_ids == eos_token_id).any(dim=1)  # (B,)
-    return scores - penalty * (~finished).to(scores.dtype)
 
 
 # --------------------------------------------------------------------------- exercise checks
