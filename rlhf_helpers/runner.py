@@ -87,7 +87,8 @@ def run(names: list[str], profile: str, out_root: Path) -> int:
 
     profile = check_profile(profile)
     paths = resolve_notebooks(names)
-    out_dir = out_root / time.strftime(f"%Y%m%d-%H%M%S-{profile}")
+    # absolute: each kernel runs in notebooks/, so a relative folder would land in notebooks/runs/
+    out_dir = Path(out_root).resolve() / time.strftime(f"%Y%m%d-%H%M%S-{profile}")
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for path in paths:

@@ -87,7 +87,7 @@ def tiny_model(kind: str, tokenizer, seed: int, **kwargs):
     common = dict(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                   intermediate_size=128, pad_token_id=tokenizer.pad_token_id)
     if kind == "bert":
-        return tf.BertForMaskedLM(tf.BertConfig(max_position_embeddings=512, **common))
+        return tf.BertForPreTraining(tf.BertConfig(max_position_embeddings=512, **common))  # MLM + NSP heads
     if kind == "roberta":
         cfg = tf.RobertaConfig(max_position_embeddings=514, bos_token_id=tokenizer.bos_token_id,
                                eos_token_id=tokenizer.eos_token_id, **common, **kwargs)
@@ -148,24 +148,37 @@ def train_classifier(model, tokenizer, texts: list[str], labels: list[int], step
     return _train(model, batch_inputs, len(texts), steps, lr, batch_size, seed)
 
 
-def train_masked_lm(model, tokenizer, pairs: list[tuple[str, str]], steps: int, lr: float, batch_size: int,
-                    seed: int, mask_prob: float = 0.15) -> list[float]:
-    """BERT-style masked-LM pretraining on (text_a, text_b) pairs; returns the loss per step.
+def train_bert_pretraining(model, tokenizer, pairs: list[tuple[str, str]], steps: int, lr: float, batch_size: int,
+                           seed: int, mask_prob: float = 0.15, nsp_prob: float = 0.5) -> list[float]:
+    """BERT's own pretraining recipe on (text_a, text_b) pairs; returns the loss per step.
 
-    `mask_prob` of the real (non-special) tokens are replaced by the mask token and predicted.
+    Masked LM: `mask_prob` of the real (non-special) tokens are picked and predicted; of those 80 % become
+    the mask token, 10 % a random token and 10 % stay as they are (so the model also learns to check tokens
+    it can see). Next-sentence prediction: with probability `nsp_prob` text_b is swapped for the text_b of
+    another pair (label 1, "not next"), which trains the pooler. `model` is a `BertForPreTraining`.
     """
     import torch
 
     gen = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed)
     special = torch.tensor(sorted(tokenizer.all_special_ids))
 
     def batch_inputs(idx):
-        enc = tokenizer([pairs[i][0] for i in idx], [pairs[i][1] for i in idx], padding=True, return_tensors="pt")
+        seconds, not_next = [], []
+        for i in idx:
+            j = rng.randrange(len(pairs)) if rng.random() < nsp_prob else i
+            seconds.append(pairs[j][1])
+            not_next.append(int(pairs[j][1] != pairs[i][1]))
+        enc = tokenizer([pairs[i][0] for i in idx], seconds, padding=True, return_tensors="pt")
         ids = enc.input_ids.clone()
         maskable = enc.attention_mask.bool() & ~torch.isin(ids, special)
-        chosen = (torch.rand(ids.shape, generator=gen) < mask_prob) & maskable
-        ids[chosen] = tokenizer.mask_token_id
-        return dict(enc, input_ids=ids, labels=enc.input_ids.masked_fill(~chosen, -100))
+        picked = (torch.rand(ids.shape, generator=gen) < mask_prob) & maskable
+        u = torch.rand(ids.shape, generator=gen)
+        random_ids = torch.randint(len(tokenizer), ids.shape, generator=gen)
+        ids[picked & (u < 0.8)] = tokenizer.mask_token_id
+        ids[picked & (u >= 0.8) & (u < 0.9)] = random_ids[picked & (u >= 0.8) & (u < 0.9)]
+        return dict(enc, input_ids=ids, labels=enc.input_ids.masked_fill(~picked, -100),
+                    next_sentence_label=torch.tensor(not_next))
 
     return _train(model, batch_inputs, len(pairs), steps, lr, batch_size, seed)
 

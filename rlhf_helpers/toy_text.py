@@ -31,15 +31,15 @@ QUESTIONS = ["What should I do?", "How do I talk about it?", "Should I forgive t
 
 
 def tldr_post(rng: random.Random) -> dict:
-    """One toy Reddit post and its facts: subreddit, title, post, person, event, feeling."""
+    """One toy Reddit post and its facts: subreddit, title, post, person, event, feeling, closing question."""
     person, event, feeling = rng.choice(PEOPLE), rng.choice(EVENTS), rng.choice(FEELINGS)
     age = rng.randint(18, 45)
     fillers = rng.sample(FILLERS, rng.randint(1, 3))
-    post = " ".join([f"My ({age}) {person} {event} last week.", *fillers,
-                     f"I feel {feeling}.", rng.choice(QUESTIONS)])
+    question = rng.choice(QUESTIONS)
+    post = " ".join([f"My ({age}) {person} {event} last week.", *fillers, f"I feel {feeling}.", question])
     title = f"My {person} {event}"
     return dict(subreddit=rng.choice(SUBREDDITS), title=title, post=post,
-                person=person, event=event, feeling=feeling)
+                person=person, event=event, feeling=feeling, question=question)
 
 
 def faithful_summary(facts: dict) -> str:
@@ -47,28 +47,41 @@ def faithful_summary(facts: dict) -> str:
     return f"my {facts['person']} {facts['event']} and i feel {facts['feeling']}"
 
 
-def unfaithful_summary(facts: dict, rng: random.Random) -> str:
-    """A plausible but wrong summary: a swapped fact, an off-topic line, shuffled or cut words."""
-    kind = rng.choice(["person", "event", "feeling", "offtopic", "shuffled", "cut"])
-    if kind == "person":
-        other = rng.choice([p for p in PEOPLE if p != facts["person"]])
-        return faithful_summary({**facts, "person": other})
-    if kind == "event":
-        other = rng.choice([e for e in EVENTS if e != facts["event"]])
-        return faithful_summary({**facts, "event": other})
-    if kind == "feeling":
-        other = rng.choice([f for f in FEELINGS if f != facts["feeling"]])
-        return faithful_summary({**facts, "feeling": other})
+UNFAITHFUL_KINDS = ["swapped_fact", "offtopic", "generic", "copied_question", "repeated", "shuffled", "cut"]
+GENERIC_SUMMARIES = ["something happened and i feel bad", "i have a problem with someone",
+                     "a person did a thing last week", "i need advice about my life"]
+
+
+def unfaithful_summary(facts: dict, rng: random.Random, kind: str | None = None) -> str:
+    """A worse summary, one of the ways real TL;DRs go wrong (`UNFAITHFUL_KINDS`, uniform by default).
+
+    swapped_fact: fluent, but one fact (person, event or feeling) is wrong -- the hard case, because a model
+    must compare the summary with the post to see it; offtopic: about something else; generic: true of any
+    post; copied_question: the post's closing question instead of a summary; repeated: a degenerate loop;
+    shuffled / cut: the right words in the wrong order, or only the first few.
+    """
+    kind = kind or rng.choice(UNFAITHFUL_KINDS)
+    if kind == "swapped_fact":
+        key, pool = rng.choice([("person", PEOPLE), ("event", EVENTS), ("feeling", FEELINGS)])
+        return faithful_summary({**facts, key: rng.choice([x for x in pool if x != facts[key]])})
     if kind == "offtopic":
         return rng.choice(["i like turtles", "the weather was nice today", "please upvote this post",
                            "i need advice about cooking pasta"])
+    if kind == "generic":
+        return rng.choice(GENERIC_SUMMARIES)
+    if kind == "copied_question":
+        return facts["question"].lower()
     words = faithful_summary(facts).split()
+    if kind == "repeated":
+        return " ".join(words[:2] * rng.randint(2, 4))
     if kind == "shuffled":
         while True:
             shuffled = rng.sample(words, len(words))
             if shuffled != words:
                 return " ".join(shuffled)
-    return " ".join(words[: rng.randint(1, 3)])
+    if kind == "cut":
+        return " ".join(words[: rng.randint(1, 3)])
+    raise ValueError(f"unknown unfaithful summary kind {kind!r}; expected one of {UNFAITHFUL_KINDS}")
 
 
 # --------------------------------------------------------------------------- chat replies

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import time
@@ -22,7 +23,7 @@ from . import toy_models as tm
 from .formatting import tldr_prompt
 from . import toy_text as tt
 
-BUILD_VERSION = 4  # bump when the toy world changes, so stale caches are rebuilt
+BUILD_VERSION = 5  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
     "openai_summarize_tldr": {"train": 2000, "valid": 200, "test": 200},
     "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
@@ -32,7 +33,7 @@ SIZES = {  # rows per split
     "ultrafeedback_binarized": {"train": 1000, "test": 300},
 }
 CHAT_PRETRAIN = dict(n=3000, steps=300, lr=3e-3, batch_size=32)
-BERT_PRETRAIN = dict(n=3000, steps=400, lr=3e-3, batch_size=32)
+BERT_PRETRAIN = dict(n=3000, steps=800, lr=3e-3, batch_size=32)
 TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
 
 
@@ -44,18 +45,37 @@ def toy_world_dir(seed: int = 0) -> Path:
 
 
 def ensure_toy_world(seed: int = 0, force: bool = False) -> Path:
-    """Return the toy world's folder, building it first when it is missing or incomplete."""
+    """Return the toy world's folder, building it first when it is missing or incomplete.
+
+    Also points the `datasets` cache into that folder (see `use_world_datasets_cache`).
+    """
     out = toy_world_dir(seed)
-    if not force and _is_complete(out):
-        return out
-    tmp = out.with_name(out.name + f".building-{random.randrange(1 << 30)}")
-    print(f"building the toy world (seed {seed}) in {out} — about a minute, once ...")
-    log = build_toy_world(tmp, seed)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    print(f"toy world ready in {log['seconds_total']:.0f} s")
+    if force or not _is_complete(out):
+        tmp = out.with_name(out.name + f".building-{random.randrange(1 << 30)}")
+        print(f"building the toy world (seed {seed}) in {out} — about a minute, once ...")
+        log = build_toy_world(tmp, seed)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+        print(f"toy world ready in {log['seconds_total']:.0f} s")
+    use_world_datasets_cache(out)
     return out
+
+
+def use_world_datasets_cache(world: Path) -> Path:
+    """Make `datasets.load_dataset` cache the toy datasets inside the toy world's own folder.
+
+    `datasets` caches a local folder whose card names its configs under the folder's name only
+    (e.g. ~/.cache/huggingface/datasets/openai_summarize_comparisons/default/), not under its content.
+    After the toy world is rebuilt with new rows, a shared cache would silently serve the old ones.
+    A cache inside the world folder is deleted with the world. Returns the cache folder.
+    """
+    import datasets
+
+    cache = world / "datasets_cache"
+    datasets.config.HF_DATASETS_CACHE = cache
+    os.environ["HF_DATASETS_CACHE"] = str(cache)  # for kernels and subprocesses started from here
+    return cache
 
 
 def _is_complete(out: Path) -> bool:
@@ -160,8 +180,9 @@ def _build(out: Path, seed: int) -> dict:
         tok = tm.wrap_tokenizer(bpe, kind)
         tm.save(tm.tiny_model(arch, tok, seed), tok, models / folder)
 
-    # BERT gets a short masked-LM pretraining on posts and their faithful summaries, as the real
-    # bert-base-uncased is pretrained: LoRA then adapts features that exist, instead of random ones.
+    # BERT gets a short pretraining with BERT's own recipe (masked LM + next-sentence prediction) on posts
+    # and their faithful summaries, as the real bert-base-uncased is pretrained: LoRA then adapts features
+    # that exist, instead of random ones.
     tok = tm.wrap_tokenizer(bpe, "bert")
     bert = tm.tiny_model("bert", tok, seed)
     pairs = []
@@ -169,9 +190,9 @@ def _build(out: Path, seed: int) -> dict:
         facts = tt.tldr_post(rng)
         prompt = tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:")
         pairs.append((prompt, "TL;DR: " + tt.faithful_summary(facts)))  # as the comparisons pair them
-    losses = tm.train_masked_lm(bert, tok, pairs, BERT_PRETRAIN["steps"], BERT_PRETRAIN["lr"],
-                                BERT_PRETRAIN["batch_size"], seed)
-    log["bert_mlm_loss_first_last"] = [losses[0], losses[-1]]
+    losses = tm.train_bert_pretraining(bert, tok, pairs, BERT_PRETRAIN["steps"], BERT_PRETRAIN["lr"],
+                                       BERT_PRETRAIN["batch_size"], seed)
+    log["bert_pretraining_loss_first_last"] = [losses[0], losses[-1]]
     tm.save(bert, tok, models / "bert-base-uncased")
     log["seconds_bert"] = time.perf_counter() - t0
 

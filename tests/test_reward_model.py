@@ -143,8 +143,7 @@ def test_lora_save_reload_gives_equal_rewards_with_head_saved(toy, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     model, tok = _load(toy, "bert")
-    # the toy BERT checkpoint (like a masked-LM checkpoint) has no pooler: it is drawn at random on every load,
-    # so it must be saved too
+    # the pooler is trained too (extra_modules_to_save), so it must come back from the adapter folder as well
     config = reward_lora_config(BERT_LORA_TARGETS, head=REWARD_HEADS["bert"], r=4, alpha=8, dropout=0.0,
                                 extra_modules_to_save=["pooler"])
     peft_model = get_peft_model(model, config)

@@ -2,7 +2,9 @@
 
 import json
 import random
+from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from datasets import load_dataset
@@ -42,6 +44,14 @@ def test_datasets_have_the_real_splits_and_columns(tiny, key):
     assert all(len(ds[s]) > 0 for s in splits)
 
 
+@pytest.mark.parametrize("key", sorted(REAL_SCHEMAS))
+def test_load_dataset_returns_the_rows_on_disk_not_a_stale_cache(world, tiny, key):
+    # datasets caches a carded local folder by its name only: a rebuilt world must not be served old rows
+    assert Path(datasets.config.HF_DATASETS_CACHE).is_relative_to(world)
+    first = json.loads((Path(tiny.datasets[key]) / "train.jsonl").read_text().splitlines()[0])
+    assert load_dataset(tiny.datasets[key])["train"][0] == first
+
+
 def test_hh_rlhf_mirrors_the_harmless_base_folder(tiny):
     ds = load_dataset(tiny.datasets["hh_rlhf"], data_dir="harmless-base")
     assert set(ds) == {"train", "test"} and ds["train"].column_names == ["chosen", "rejected"]
@@ -68,6 +78,29 @@ def test_preference_rows_carry_the_signal(tiny):
     assert 0.4 < sum(tt.is_toxic(r["rejected"]) for r in dahoas) / len(dahoas) < 0.9
     uf = load_dataset(tiny.datasets["ultrafeedback"])["train"][0]
     assert [m["role"] for m in uf["chosen"]] == ["user", "assistant"] and uf["score_chosen"] > uf["score_rejected"]
+
+
+def test_every_unfaithful_kind_differs_from_the_faithful_summary():
+    rng = random.Random(3)
+    for _ in range(50):
+        facts = tt.tldr_post(rng)
+        good = tt.faithful_summary(facts)
+        for kind in tt.UNFAITHFUL_KINDS:
+            assert tt.unfaithful_summary(facts, rng, kind) != good, kind
+        assert tt.unfaithful_summary(facts, rng, "copied_question") == facts["question"].lower()
+        swapped = tt.unfaithful_summary(facts, rng, "swapped_fact").split()
+        assert len(swapped) - len(good.split()) in range(-3, 4) and swapped[:1] == ["my"]
+    with pytest.raises(ValueError, match="unknown unfaithful summary kind"):
+        tt.unfaithful_summary(facts, rng, "typo")
+
+
+def test_toy_bert_is_pretrained_with_both_heads(world):
+    # BertForPreTraining: the masked-word head and the next-sentence head (which trains the pooler)
+    log = json.loads((world / "build_log.json").read_text())
+    first, last = log["bert_pretraining_loss_first_last"]
+    assert last < 0.3 * first
+    config = json.loads((world / "models" / "bert-base-uncased" / "config.json").read_text())
+    assert config["architectures"] == ["BertForPreTraining"]
 
 
 def test_checkpoints_load_with_the_real_architectures(world):
