@@ -180,7 +180,7 @@ def setup(notebook: str, profile: str | None = None, seed: int = 0, **overrides)
     """The first call of every notebook: resolve the profile, build the toy world if needed, say so.
 
     Prints the active profile, the device and how to switch. In the tiny profile the toy world is
-    built on first use (under a minute) and cached.
+    built on first use (about a minute) and cached.
     """
     import torch
     from transformers import set_seed
