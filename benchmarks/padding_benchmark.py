@@ -67,6 +67,7 @@ def run_mode(args) -> dict:
         torch.cuda.reset_peak_memory_stats()
     rss_before = peak_rss_mib()
     cells = real = 0
+    cpu_start = resource.getrusage(resource.RUSAGE_SELF).ru_utime
     start = time.perf_counter()
     for first in range(0, args.pairs, args.batch_size):
         c, r = step(first)
@@ -77,7 +78,8 @@ def run_mode(args) -> dict:
     peak = torch.cuda.max_memory_allocated() / 2**20 if P.device == "cuda" else peak_rss_mib()
     return {"mode": args.mode, "profile": P.name, "device": P.device, "pairs": args.pairs, "seconds": seconds,
             "pairs_per_s": args.pairs / seconds, "peak_mib": peak, "rss_before_mib": rss_before,
-            "padding_share": 1 - real / cells, "cpu_seconds": resource.getrusage(resource.RUSAGE_SELF).ru_utime}
+            "padding_share": 1 - real / cells, "torch_threads": torch.get_num_threads(),
+            "cpu_seconds": resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu_start}  # of the timed loop only
 
 
 def main(argv=None) -> int:
@@ -107,7 +109,8 @@ def main(argv=None) -> int:
         results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
     fixed, dynamic = results["fixed"], results["dynamic"]
     memory = "peak GPU memory" if fixed["device"] == "cuda" else "peak RSS (process)"
-    print(f"profile {profile}, device {fixed['device']}, {args.pairs} pairs, batch {args.batch_size} pairs")
+    print(f"profile {profile}, device {fixed['device']}, {args.pairs} pairs, batch {args.batch_size} pairs, "
+          f"{fixed['torch_threads']} torch threads; seconds and cpu s are of the timed loop")
     print(f"{'padding':<12} {'pairs/s':>9} {'seconds':>8} {'cpu s':>7} {'padding share':>14} {memory:>20}")
     for mode, r in results.items():
         name = f"to {args.max_length}" if mode == "fixed" else "dynamic"
