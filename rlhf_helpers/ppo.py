@@ -220,9 +220,13 @@ def train_ppo(model, value_head, tokenizer, queries: list[str], reward_fn, confi
 
 
 def save_policy(model, value_head, path, config: PPOConfig | None = None) -> Path:
-    """Save the LoRA adapter (`save_pretrained`) and the value head next to it (`value_head.pt`)."""
+    """Save the LoRA adapter (`save_pretrained`) and the value head next to it (`value_head.pt`).
+
+    Only the adapter's own weights are written. With LoRA on `lm_head`, peft would by default also save the
+    frozen base `lm_head` (about 250 MiB for Zephyr-7B), which the base model already holds.
+    """
     path = Path(path)
-    model.save_pretrained(path)
+    model.save_pretrained(path, save_embedding_layers=False)
     torch.save({"state_dict": value_head.state_dict(), "hidden_size": value_head.net[0].in_features,
                 "inner_size": value_head.net[0].out_features, "config": asdict(config) if config else None},
                path / "value_head.pt")

@@ -165,8 +165,7 @@ def filter_long_pairs(dataset, tokenizer, max_length: int, columns=("chosen", "r
 
     `RewardTrainer` drops such pairs silently; doing it first lets us see how many go.
     """
-    lengths = {c: [len(ids) + 1 for ids in tokenizer(list(dataset[c]))["input_ids"]] for c in columns}
-    keep = [i for i in range(len(dataset)) if all(lengths[c][i] <= max_length for c in columns)]
-    dropped = len(dataset) - len(keep)
-    print(f"dropped {dropped} of {len(dataset)} pairs ({dropped / max(len(dataset), 1):.1%}) longer than {max_length} tokens")
-    return dataset.select(keep)
+    from .lengths import drop_long, text_pair_lengths
+
+    return drop_long(dataset, text_pair_lengths(tokenizer, dataset[columns[0]], dataset[columns[1]]), max_length,
+                     "pairs")
