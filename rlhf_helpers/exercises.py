@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 MUTATION_HINT = ("your function must not modify its inputs: the caller still needs them. Work on a copy "
                  "(x.clone()) or use out-of-place operations (masked_fill, not masked_fill_; x = x - y, not x -= y)")
-_SHOW_MAX = 24  # inputs and outputs with at most this many numbers are printed in full
+_SHOW_MAX = 48  # inputs and outputs with at most this many numbers are printed in full
 
 
 def _same(got: Any, want: Any, atol: float, rtol: float) -> tuple[bool, str]:
@@ -118,15 +118,24 @@ def _describe_case(learner_fn: Callable, args: tuple) -> str:
     return "\n".join(f"     {name} = {show(value)}" for name, value in zip(names, args))
 
 
-def _diagnose(mistakes: Mapping[str, Callable], args: tuple, got: Any, atol: float, rtol: float) -> str | None:
-    """The hint of the first known mistake whose output on `args` equals the learner's, if any."""
+def _diagnose(mistakes: Mapping[str, Callable], learner_fn: Callable, cases: list[tuple], atol: float,
+              rtol: float) -> str | None:
+    """The hint of the known mistake that reproduces the learner's output on every case, if any.
+
+    Every case counts, not only the failed one: two mistakes may agree on one case and differ on another.
+    """
+    outputs = []
+    for args in cases:
+        try:
+            outputs.append((args, learner_fn(*copy.deepcopy(args))))
+        except Exception:  # a case the learner's function cannot run says nothing about which mistake it is
+            continue
     for hint, wrong_fn in mistakes.items():
         try:
-            wrong = wrong_fn(*copy.deepcopy(args))
-        except Exception:  # a mistake that crashes on this case cannot be the learner's
+            if all(_same(got, wrong_fn(*copy.deepcopy(args)), atol, rtol)[0] for args, got in outputs):
+                return hint
+        except Exception:  # a mistake that crashes where the learner's function did not is not the learner's
             continue
-        if _same(got, wrong, atol, rtol)[0]:
-            return hint
     return None
 
 
@@ -166,7 +175,7 @@ def check(learner_fn: Callable, reference_fn: Callable, cases: Iterable[tuple], 
             return False
         ok, why = _same(got, want, atol, rtol)
         if not ok:
-            likely = _diagnose(mistakes or {}, args, got, atol, rtol)
+            likely = _diagnose(mistakes or {}, learner_fn, cases, atol, rtol)
             print(f"❌ {name}: {where}: {why}\n   inputs:\n{_describe_case(learner_fn, args)}\n"
                   f"   yours:    {show(got)}\n   expected: {show(want)}\n"
                   f"   hint: {likely if likely else hint}")

@@ -1,7 +1,8 @@
 """Exercise checkers of notebook 04 (PPO): GAE, the clipped surrogate, the k1 and k3 KL estimators.
 
-Each checker runs the learner's function and the reference from `ppo_math` on the same random and
-edge cases and prints ✅ / ❌ / ⏭ through `exercises.check` (it never raises).
+Each checker runs the learner's function and the reference from `ppo_math` on copies of the same random
+and edge cases and prints ✅ / ❌ / ⏭ through `exercises.check` (it never raises); a wrong answer that
+matches a common mistake gets that mistake's hint.
 The learner's versions work on full (unmasked) (B, T) tensors: every token is a response token.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .exercises import check
+from .exercises import check, combine
 from .ppo_math import clipped_surrogate_loss, compute_gae, kl_k1, kl_k3
 
 
@@ -53,24 +54,98 @@ def _kl_cases():
     return cases
 
 
-def check_gae(fn) -> bool:
+def _gae_no_bootstrap(rewards, values, gamma, lam):
+    advantages, last = torch.zeros_like(rewards), torch.zeros(rewards.shape[0])
+    for t in reversed(range(rewards.shape[1])):
+        last = rewards[:, t] - values[:, t] + gamma * lam * last
+        advantages[:, t] = last
+    return advantages, advantages + values
+
+
+def _gae_no_lambda(rewards, values, gamma, lam):
+    return reference_gae(rewards, values, gamma, 1.0)
+
+
+def _gae_returns_without_values(rewards, values, gamma, lam):
+    advantages, _ = reference_gae(rewards, values, gamma, lam)
+    return advantages, advantages
+
+
+def _gae_wraps_around(rewards, values, gamma, lam):
+    next_values = values.roll(-1, dims=1)  # V after the last token taken from the first: wrong
+    deltas = rewards + gamma * next_values - values
+    advantages, last = torch.zeros_like(rewards), torch.zeros(rewards.shape[0])
+    for t in reversed(range(rewards.shape[1])):
+        last = deltas[:, t] + gamma * lam * last
+        advantages[:, t] = last
+    return advantages, advantages + values
+
+
+GAE_MISTAKES = {
+    "the bootstrap term γ·V(s_{t+1}) is missing from δ_t": _gae_no_bootstrap,
+    "λ is missing: A_t = δ_t + γ·λ·A_{t+1} (your answer is right only for λ = 1)": _gae_no_lambda,
+    "the returns (the critic's targets) are A + V, not A alone": _gae_returns_without_values,
+    "after the last token there is no next state: V = 0 there (roll wraps the first value around)":
+        _gae_wraps_around,
+}
+
+
+def _surrogate_min(logp_new, logp_old, advantages, clip_eps):
+    ratio = torch.exp(logp_new - logp_old)
+    return torch.min(-advantages * ratio, -advantages * ratio.clamp(1 - clip_eps, 1 + clip_eps)).mean()
+
+
+def _surrogate_unclipped(logp_new, logp_old, advantages, clip_eps):
+    return (-advantages * torch.exp(logp_new - logp_old)).mean()
+
+
+def _surrogate_sign(logp_new, logp_old, advantages, clip_eps):
+    ratio = torch.exp(logp_new - logp_old)
+    return torch.max(advantages * ratio, advantages * ratio.clamp(1 - clip_eps, 1 + clip_eps)).mean()
+
+
+def _surrogate_log_ratio(logp_new, logp_old, advantages, clip_eps):
+    ratio = logp_new - logp_old  # a log-ratio is not the ratio
+    return torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - clip_eps, 1 + clip_eps)).mean()
+
+
+SURROGATE_MISTAKES = {
+    "min of the LOSSES is the optimistic bound; PPO takes the max of the losses (the min of the objectives)":
+        _surrogate_min,
+    "no clipping: the loss must stop rewarding ratios beyond 1 ± ε": _surrogate_unclipped,
+    "the sign: a LOSS to minimise is minus the objective A·ratio": _surrogate_sign,
+    "the ratio is exp(logp_new − logp_old); the difference of log-probs is its logarithm": _surrogate_log_ratio,
+}
+
+
+def check_gae(fn) -> bool | None:
     """Exercise: `fn(rewards, values, gamma, lam) -> (advantages, returns)` against `compute_gae`."""
-    return check(fn, reference_gae, _gae_cases(), name="GAE",
-                 hint="go backwards: delta_t = r_t + γ·V_{t+1} − V_t (V after the last token is 0), "
-                      "A_t = delta_t + γ·λ·A_{t+1}, returns = A + V")
+    return check(fn, reference_gae, _gae_cases(), name="GAE", mistakes=GAE_MISTAKES,
+                 hint="case 1 was worked by hand in the text; check the direction of the loop (backwards), "
+                      "the value after the last token (0) and what the returns are")
 
 
-def check_clipped_surrogate(fn) -> bool:
+def check_clipped_surrogate(fn) -> bool | None:
     """Exercise: `fn(logp_new, logp_old, advantages, clip_eps) -> scalar loss` against the reference."""
     return check(fn, reference_clipped_surrogate, _surrogate_cases(), name="clipped surrogate",
-                 hint="ratio = exp(logp_new − logp_old); loss = mean(max(−A·ratio, −A·clip(ratio, 1−ε, 1+ε))) "
-                      "— max of the losses, i.e. the pessimistic (min) objective")
+                 mistakes=SURROGATE_MISTAKES,
+                 hint="case 1 has ratios on both sides of 1 ± ε with both signs of A: check which of the two "
+                      "losses wins in each, and the average over all tokens")
 
 
-def check_kl_estimators(k1_fn, k3_fn) -> bool:
+K1_MISTAKES = {"the sign: k1 = log π − log π_ref, positive where the policy likes a token more":
+               lambda logp, logp_ref: logp_ref - logp,
+               "k1 is a log-ratio, not a ratio": lambda logp, logp_ref: torch.exp(logp - logp_ref)}
+K3_MISTAKES = {"r is upside down: r = π_ref / π = exp(logp_ref − logp)":
+               lambda logp, logp_ref: torch.expm1(logp - logp_ref) - (logp - logp_ref),
+               "the − 1 is missing: k3 = (r − 1) − log r": lambda logp, logp_ref: torch.exp(logp_ref - logp) - (logp_ref - logp),
+               "that is k2 = ½(log r)²; k3 = (r − 1) − log r": lambda logp, logp_ref: 0.5 * (logp_ref - logp) ** 2}
+
+
+def check_kl_estimators(k1_fn, k3_fn) -> bool | None:
     """Exercise: `k1_fn(logp, logp_ref)` and `k3_fn(logp, logp_ref)`, both (B, T), against `kl_k1` / `kl_k3`."""
-    ok_k1 = check(k1_fn, kl_k1, _kl_cases(), name="k1 estimator",
-                  hint="with log r = logp_ref − logp, k1 = −log r")
-    ok_k3 = check(k3_fn, kl_k3, _kl_cases(), name="k3 estimator",
-                  hint="with r = exp(logp_ref − logp), k3 = (r − 1) − log r; it is never negative")
-    return ok_k1 and ok_k3
+    ok_k1 = check(k1_fn, kl_k1, _kl_cases(), name="k1 estimator", mistakes=K1_MISTAKES,
+                  hint="k1 can be negative; check which log-prob comes first")
+    ok_k3 = check(k3_fn, kl_k3, _kl_cases(), name="k3 estimator", mistakes=K3_MISTAKES,
+                  hint="k3 is never negative and is 0 when the two log-probs are equal; check r's direction")
+    return combine(ok_k1, ok_k3)
