@@ -113,6 +113,18 @@ def test_value_head_detaches_and_starts_at_zero():
     assert hidden.grad is None  # detach=True: no gradient into the shared model
 
 
+def test_adaptive_beta_moves_visibly_in_a_course_sized_run():
+    """12 iterations of 32 rollouts (notebook 04, tiny) far from the target must move β by a third or more."""
+    from rlhf_helpers.ppo_math import AdaptiveKLController
+
+    config = PPOConfig(adaptive_kl=True, kl_target=2.0)
+    for kl, moved in [(0.0, lambda beta: beta < 0.67 * config.beta), (6.0, lambda beta: beta > 1.5 * config.beta)]:
+        controller = AdaptiveKLController(config.beta, config.kl_target, config.kl_horizon)
+        for _ in range(12):
+            controller.update(kl, config.batch_size)
+        assert moved(controller.value), (kl, controller.value)
+
+
 def test_compute_advantages_puts_score_on_last_token():
     from rlhf_helpers.ppo_rollout import Rollout
 
