@@ -51,7 +51,7 @@ def disable_dropout(model) -> int:
 
     PPO compares the policy with itself: the log-probs of the rollout, then the same log-probs at the start
     of the update. With dropout on, two passes over the same tokens differ and the ratio π/π_old starts
-    away from 1 before any update (lora_dropout 0.05 gave ratios in [0.91, 1.20]). `model.eval()` would do
+    away from 1 before any update (tests/test_ppo_loop.py measures it). `model.eval()` would do
     it too, but it also switches off activation checkpointing, which the 7B run needs. TRL does the same.
     """
     changed = 0
