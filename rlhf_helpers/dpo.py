@@ -78,14 +78,51 @@ def _logprob_cases():
     return cases
 
 
-def check_sequence_logprobs(fn) -> bool:
+def _logprobs_no_shift(logits, labels, loss_mask):
+    import torch
+
+    safe = labels.masked_fill(loss_mask == 0, 0)
+    per_token = torch.log_softmax(logits.float(), -1).gather(-1, safe[..., None])[..., 0]  # position t scores t: wrong
+    return (per_token * loss_mask).sum(-1)
+
+
+def _logprobs_mask_not_shifted(logits, labels, loss_mask):
+    import torch
+
+    safe = labels[:, 1:].masked_fill(loss_mask[:, 1:] == 0, 0)
+    per_token = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, safe[..., None])[..., 0]
+    return (per_token * loss_mask[:, :-1]).sum(-1)
+
+
+def _logprobs_mean(logits, labels, loss_mask):
+    mask = loss_mask[:, 1:].float()
+    return sequence_logprobs(logits, labels, loss_mask) / mask.sum(-1).clamp(min=1)
+
+
+def _logprobs_no_mask(logits, labels, loss_mask):
+    import torch
+
+    return sequence_logprobs(logits, labels.clamp(min=0), torch.ones_like(loss_mask))
+
+
+SEQUENCE_LOGPROB_MISTAKES = {
+    "no shift: the logits at position t predict the token at t + 1, so logits[:, :-1] score labels[:, 1:]":
+        _logprobs_no_shift,
+    "the mask must move with the labels: loss_mask[:, 1:], not loss_mask[:, :-1]": _logprobs_mask_not_shifted,
+    "that is the mean log-prob per token; DPO uses the SUM over the response (the log-prob of the whole reply)":
+        _logprobs_mean,
+    "the prompt and the padding are counted: multiply by the (shifted) loss_mask": _logprobs_no_mask,
+}
+
+
+def check_sequence_logprobs(fn) -> bool | None:
     """Exercise 1: the learner's `fn(logits, labels, loss_mask)` against `dpo_math.sequence_logprobs`."""
     from .exercises import check
 
     return check(fn, sequence_logprobs, _logprob_cases(), name="sequence log-probs",
-                 hint="logits[:, :-1] predict labels[:, 1:]: log_softmax, gather the label's log-prob, "
-                      "multiply by loss_mask[:, 1:] (0 on prompt and padding), sum over time. Replace -100 "
-                      "labels before gather.")
+                 mistakes=SEQUENCE_LOGPROB_MISTAKES,
+                 hint="check the one-position shift (of the labels AND the mask), the reduction over time, and "
+                      "the -100 labels of the last case (torch.gather cannot take them)")
 
 
 def _loss_cases():
@@ -103,19 +140,87 @@ def _loss_cases():
     return cases
 
 
-def check_dpo_loss(fn) -> bool:
+def _dpo_log_of_sigmoid(pc, pr, rc, rr, beta):
+    import torch
+
+    return -torch.log(torch.sigmoid(dpo_margin(pc, pr, rc, rr, beta))).mean()
+
+
+def _dpo_no_beta(pc, pr, rc, rr, beta):
+    return dpo_loss_value(pc, pr, rc, rr, 1.0)
+
+
+def _dpo_swapped(pc, pr, rc, rr, beta):
+    return dpo_loss_value(pr, pc, rr, rc, beta)
+
+
+def _dpo_no_reference(pc, pr, rc, rr, beta):
+    import torch.nn.functional as F
+
+    return -F.logsigmoid(beta * (pc - pr)).mean()
+
+
+def _dpo_sum(pc, pr, rc, rr, beta):
+    import torch.nn.functional as F
+
+    return -F.logsigmoid(dpo_margin(pc, pr, rc, rr, beta)).sum()
+
+
+DPO_LOSS_MISTAKES = {
+    "torch.log(torch.sigmoid(z)) is -inf once sigmoid(z) rounds to 0 (last case): use F.logsigmoid": _dpo_log_of_sigmoid,
+    "beta is missing: z = beta * (...)": _dpo_no_beta,
+    "chosen and rejected are swapped: the loss must fall when the chosen log-ratio rises": _dpo_swapped,
+    "the reference is missing: DPO compares log-RATIOS, policy minus reference, for each reply": _dpo_no_reference,
+    "a sum grows with the batch; average over pairs": _dpo_sum,
+}
+
+
+def check_dpo_loss(fn) -> bool | None:
     """Exercise 2: the learner's `fn(pc, pr, rc, rr, beta)` (a scalar loss) against the reference DPO loss."""
     from .exercises import check
 
-    return check(fn, dpo_loss_value, _loss_cases(), name="DPO loss",
-                 hint="z = beta * ((pc - rc) - (pr - rr)); loss = mean of -log sigmoid(z). Use "
-                      "torch.nn.functional.logsigmoid: torch.log(torch.sigmoid(z)) gives -inf for very negative z.")
+    return check(fn, dpo_loss_value, _loss_cases(), name="DPO loss", mistakes=DPO_LOSS_MISTAKES,
+                 hint="case 1 is small enough to work by hand; check which log-ratio is subtracted from which, "
+                      "beta, the mean, and the very wrong pair of the last case, which must stay finite")
 
 
-def check_dpo_gradient(fn) -> bool:
+def _grad_sigmoid_of_z(pc, pr, rc, rr, beta):
+    import torch
+
+    weight = torch.sigmoid(dpo_margin(pc, pr, rc, rr, beta))
+    return -beta * weight, beta * weight
+
+
+def _grad_no_beta(pc, pr, rc, rr, beta):
+    import torch
+
+    weight = torch.sigmoid(-dpo_margin(pc, pr, rc, rr, beta))
+    return -weight, weight
+
+
+def _grad_signs_swapped(pc, pr, rc, rr, beta):
+    grad_chosen, grad_rejected = autograd_dpo_grad(pc, pr, rc, rr, beta)
+    return grad_rejected, grad_chosen
+
+
+def _grad_batch_mean(pc, pr, rc, rr, beta):
+    grad_chosen, grad_rejected = autograd_dpo_grad(pc, pr, rc, rr, beta)
+    return grad_chosen / len(pc), grad_rejected / len(pc)
+
+
+DPO_GRAD_MISTAKES = {
+    "d/dz[-log sigmoid(z)] = -sigmoid(-z), not -sigmoid(z): the weight is large for pairs ranked WRONG":
+        _grad_sigmoid_of_z,
+    "the chain rule's dz/d log π = ±beta is missing": _grad_no_beta,
+    "the signs are swapped: descending the loss must RAISE the chosen log-prob (negative gradient)":
+        _grad_signs_swapped,
+    "that is the gradient of the batch MEAN; the exercise asks for each pair's own loss": _grad_batch_mean,
+}
+
+
+def check_dpo_gradient(fn) -> bool | None:
     """Exercise 3: the learner's derived `fn(pc, pr, rc, rr, beta)` -> (grad_chosen, grad_rejected) against autograd."""
     from .exercises import check
 
-    return check(fn, autograd_dpo_grad, _loss_cases(), name="DPO gradient vs autograd",
-                 hint="d(-log sigmoid(z))/dz = -sigmoid(-z); dz/d log pi_c = beta, dz/d log pi_r = -beta. "
-                      "So grad_chosen = -beta * sigmoid(-z), grad_rejected = +beta * sigmoid(-z).")
+    return check(fn, autograd_dpo_grad, _loss_cases(), name="DPO gradient vs autograd", mistakes=DPO_GRAD_MISTAKES,
+                 hint="apply the chain rule in two steps: d(-log sigmoid(z))/dz, then dz/d log π for each reply")

@@ -25,6 +25,10 @@ def sequence_logprobs(logits, labels, loss_mask):
     loss_mask is aligned with labels (same as input_ids): 1 on response tokens,
     0 on prompt and padding (TRL calls it completion_mask).
 
+    Computed in float32 whatever the logits' dtype: a bf16 model's sum near -1000
+    would otherwise be rounded to the nearest 8 nats, more than the log-ratios DPO
+    compares (TRL upcasts the same way).
+
     Plain equivalent (slow):
         total = 0
         for t in range(1, T):
@@ -36,11 +40,11 @@ def sequence_logprobs(logits, labels, loss_mask):
         labels: (B, T) token ids (usually input_ids; -100 allowed where masked).
         loss_mask: (B, T) 1 on response tokens.
     Returns:
-        (B,) summed log-probs.
+        (B,) summed log-probs, float32.
     """
-    shift_logits = logits[:, :-1]  # (B, T-1, V) position t predicts token t+1
+    shift_logits = logits[:, :-1].float()  # (B, T-1, V) position t predicts token t+1; fp32 (see above)
     shift_labels = labels[:, 1:]  # (B, T-1)
-    shift_mask = loss_mask[:, 1:].to(logits.dtype)  # (B, T-1)
+    shift_mask = loss_mask[:, 1:].float()  # (B, T-1)
     safe_labels = shift_labels.masked_fill(shift_mask == 0, 0)  # -100 would break gather
     per_token = logprobs_from_logits(shift_logits, safe_labels)  # (B, T-1)
     return (per_token * shift_mask).sum(dim=-1)  # (B,)

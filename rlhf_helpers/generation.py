@@ -79,3 +79,38 @@ def generate_completions(model, tokenizer, prompts: list[str], max_new_tokens: i
             out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
         texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     return [t.strip() for t in texts]
+
+
+def check_eos(tokenizer, model) -> int:
+    """Check that the tokenizer's EOS token is the one the model stops at; returns its id.
+
+    EOS ends a sampled reply, and PPO builds its masks and its no-EOS penalty from it. A tokenizer whose
+    EOS differs from the model's (Zephyr-7B-alpha's hub files have been seen naming `<unk>`) would let
+    replies run on and mask the wrong tokens, silently.
+
+    Args:
+        tokenizer: the tokenizer used for generation.
+        model: the causal LM (a PeftModel works too); its `generation_config.eos_token_id` (an id or a list
+            of ids), else `config.eos_token_id`, is what `generate` stops at.
+    Returns:
+        tokenizer.eos_token_id.
+    Raises:
+        ValueError: the tokenizer has no EOS token, or its EOS is not one of the model's.
+    """
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("the tokenizer has no EOS token: set tokenizer.eos_token to the token the model ends "
+                         "replies with (see model.generation_config.eos_token_id)")
+    generation_config = getattr(model, "generation_config", None)
+    model_eos = getattr(generation_config, "eos_token_id", None)
+    if model_eos is None:
+        model_eos = getattr(getattr(model, "config", None), "eos_token_id", None)
+    if model_eos is None:
+        return eos  # the model names no EOS: nothing to compare with
+    model_ids = list(model_eos) if isinstance(model_eos, (list, tuple)) else [model_eos]
+    if eos not in model_ids:
+        names = [tokenizer.convert_ids_to_tokens(int(i)) for i in model_ids]
+        raise ValueError(f"the tokenizer's EOS token is {tokenizer.eos_token!r} (id {eos}) but the model ends replies "
+                         f"with id {model_ids} {names}: replies would not stop and PPO's masks would be wrong. "
+                         f"Set tokenizer.eos_token = {names[0]!r}, or load a tokenizer revision that matches the model.")
+    return eos

@@ -266,7 +266,8 @@ class AdaptiveKLController:
     Args:
         init_kl_coef: starting beta.
         target: KL (nats per response) to steer towards.
-        horizon: steps over which beta may change by about 20%.
+        horizon: how many rollouts (the unit of `n_steps`: sampled responses) it takes beta to change
+            by about 20% at the largest error.
     """
 
     def __init__(self, init_kl_coef, target, horizon):
@@ -275,7 +276,7 @@ class AdaptiveKLController:
         self.horizon = horizon
 
     def update(self, current_kl, n_steps):
-        """Move beta towards keeping current_kl near target; returns the new beta."""
+        """Move beta towards keeping current_kl near target after n_steps more rollouts; returns the new beta."""
         proportional_error = min(max(current_kl / self.target - 1.0, -0.2), 0.2)
         self.value *= 1.0 + proportional_error * n_steps / self.horizon
         return self.value

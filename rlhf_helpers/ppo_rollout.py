@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .generation import encode_prompts
+from .generation import check_eos, encode_prompts
 from .ppo_math import apply_missing_eos_penalty, entropy_from_logits, logprobs_from_logits
 
 
@@ -44,6 +44,23 @@ class Rollout:
 def unwrap(model, accelerator=None):
     """The bare model under an `accelerate` wrapper (e.g. DDP), for `generate` and `disable_adapter`."""
     return accelerator.unwrap_model(model) if accelerator is not None else model
+
+
+def disable_dropout(model) -> int:
+    """Set every dropout probability in `model` to 0 (LoRA's included); returns how many were changed.
+
+    PPO compares the policy with itself: the log-probs of the rollout, then the same log-probs at the start
+    of the update. With dropout on, two passes over the same tokens differ and the ratio π/π_old starts
+    away from 1 before any update (tests/test_ppo_loop.py measures it). `model.eval()` would do
+    it too, but it also switches off activation checkpointing, which the 7B run needs. TRL does the same.
+    """
+    changed = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout) and module.p > 0:
+            module.p, changed = 0.0, changed + 1
+        if isinstance(getattr(module, "attention_dropout", None), float) and module.attention_dropout > 0:
+            module.attention_dropout, changed = 0.0, changed + 1  # attention layers that apply dropout in sdpa
+    return changed
 
 
 def build_prompts(tokenizer, queries: list[str], use_chat_template: bool = True) -> list[str]:
@@ -136,7 +153,11 @@ def collect_rollout(model, value_head, tokenizer, queries: list[str], reward_fn,
         queries: B user messages; the prompt is built with `build_prompts` (chat template).
         reward_fn: `reward_fn(queries, responses) -> (B,) tensor` (a reward model, or a rule).
         config: a `PPOConfig` (max_new_tokens, temperature, top_p, use_chat_template).
+    Raises:
+        ValueError: the tokenizer's EOS is not the model's (`generation.check_eos`).
     """
+    check_eos(tokenizer, unwrap(model, accelerator))  # EOS ends replies and builds every mask below
+    disable_dropout(model)  # log pi_old must be the policy's deterministic log-probs
     prompts = build_prompts(tokenizer, queries, config.use_chat_template)
     input_ids, attention_mask, response_mask = generate_responses(model, tokenizer, prompts, config, accelerator)
     T = response_mask.shape[1]

@@ -93,7 +93,8 @@ def score(model, tokenizer, prompts: Sequence[str], responses: Sequence[str] | N
       * encoder (BERT): `score(model, tok, posts, summaries)` reads each as a text pair, post truncated first;
       * decoder (GPT-2): `score(model, tok, full_texts, add_eos=True)` reads whole texts and appends EOS,
         as `RewardTrainer` does for string datasets.
-    Texts are padded per batch (dynamic padding, right side); the model reads its score at the right place
+    Texts are padded per batch (dynamic padding, always on the right, whatever the tokenizer's
+    `padding_side`; the setting is restored afterwards); the model reads its score at the right place
     itself ([CLS] for BERT, the last non-pad token for GPT-2), so a reward does not depend on its batch.
 
     Returns:
@@ -110,18 +111,22 @@ def score(model, tokenizer, prompts: Sequence[str], responses: Sequence[str] | N
         raise ValueError("the tokenizer has no pad token: set tokenizer.pad_token = tokenizer.eos_token (GPT-2)")
     texts = [p + tokenizer.eos_token for p in prompts] if add_eos else prompts
     device = next(model.parameters()).device
-    was_training = model.training
+    was_training, side = model.training, tokenizer.padding_side
     model.eval()
+    tokenizer.padding_side = "right"  # left padding would shift GPT-2's absolute positions and change the score
     out = []
-    with torch.no_grad():
-        for start in range(0, len(texts), batch_size):
-            part = texts[start:start + batch_size]
-            pairs = None if responses is None else list(responses[start:start + batch_size])
-            enc = tokenizer(part, pairs, padding=True, truncation="only_first" if pairs else True,
-                            max_length=max_length, return_tensors="pt").to(device)
-            enc.pop("token_type_ids", None)  # RewardTrainer's collator does not pass them either
-            out.append(model(**enc).logits.squeeze(-1).float().cpu())  # (b,)
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            for start in range(0, len(texts), batch_size):
+                part = texts[start:start + batch_size]
+                pairs = None if responses is None else list(responses[start:start + batch_size])
+                enc = tokenizer(part, pairs, padding=True, truncation="only_first" if pairs else True,
+                                max_length=max_length, return_tensors="pt").to(device)
+                enc.pop("token_type_ids", None)  # RewardTrainer's collator does not pass them either
+                out.append(model(**enc).logits.squeeze(-1).float().cpu())  # (b,)
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0)
 
 

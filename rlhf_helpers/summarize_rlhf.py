@@ -133,11 +133,36 @@ def _normalised_cases():
             (_toy_reward, posts[::-1], summaries[::-1], refs[::-1])]
 
 
-def check_normalised_rewards(fn) -> bool:
+def _normalised_batch_mean(reward_fn, prompts, summaries, references):
+    return reward_fn(prompts, summaries) - reward_fn(prompts, references).mean()
+
+
+def _normalised_raw(reward_fn, prompts, summaries, references):
+    return reward_fn(prompts, summaries)
+
+
+def _normalised_upside_down(reward_fn, prompts, summaries, references):
+    return reward_fn(prompts, references) - reward_fn(prompts, summaries)
+
+
+def _normalised_reference_without_post(reward_fn, prompts, summaries, references):
+    return reward_fn(prompts, summaries) - reward_fn([""] * len(prompts), references)
+
+
+NORMALISED_MISTAKES = {
+    "that subtracts the batch mean of the references; each post needs its OWN reference's reward":
+        _normalised_batch_mean,
+    "nothing is subtracted: the reward must be relative to the post's reference summary": _normalised_raw,
+    "upside down: the summary's reward minus the reference's, so a better summary scores higher":
+        _normalised_upside_down,
+    "the reference must be scored together with its post, r(x, y_ref)": _normalised_reference_without_post,
+}
+
+
+def check_normalised_rewards(fn) -> bool | None:
     """Exercise: `fn(reward_fn, prompts, summaries, references) -> (B,)` against `normalised_rewards`."""
-    return check(fn, normalised_rewards, _normalised_cases(), name="normalised reward",
-                 hint="score each summary AND each post's own reference with reward_fn(prompts, ...), then "
-                      "subtract per post: r(x, y) − r(x, y_ref) (not the batch mean of the references)")
+    return check(fn, normalised_rewards, _normalised_cases(), name="normalised reward", mistakes=NORMALISED_MISTAKES,
+                 hint="compare with case 2, where the summary IS the reference: the normalised reward is 0 there")
 
 
 def _eos_cases():
@@ -150,11 +175,40 @@ def _eos_cases():
     g = torch.Generator().manual_seed(0)
     rand = torch.randint(3, 20, (8, 5), generator=g)
     rand[::3, 2] = 1  # EOS id 1 in some rows
-    return [(scores, ids, eos, 1.0), (scores, ids, eos, 0.25), (torch.randn(8, generator=g), rand, 1, 2.0)]
+    zero_is_a_word = torch.tensor([[3, 0, 4, 4], [3, 5, 0, 0]])  # id 0 is an ordinary token (GPT-2's "!"), EOS is 5
+    return [(scores, ids, eos, 1.0), (scores, ids, eos, 0.25), (torch.randn(8, generator=g), rand, 1, 2.0),
+            (torch.tensor([0.5, 1.0]), zero_is_a_word, 5, 1.0)]
 
 
-def check_missing_eos_penalty(fn) -> bool:
+def _eos_last_token_only(scores, response_ids, eos_token_id, penalty):
+    return scores - penalty * (response_ids[:, -1] != eos_token_id).to(scores.dtype)
+
+
+def _eos_inverted(scores, response_ids, eos_token_id, penalty):
+    return scores - penalty * (response_ids == eos_token_id).any(dim=1).to(scores.dtype)
+
+
+def _eos_added(scores, response_ids, eos_token_id, penalty):
+    return scores + penalty * (~(response_ids == eos_token_id).any(dim=1)).to(scores.dtype)
+
+
+def _eos_pad_counts(scores, response_ids, eos_token_id, penalty):
+    finished = ((response_ids == eos_token_id) | (response_ids == 0)).any(dim=1)
+    return scores - penalty * (~finished).to(scores.dtype)
+
+
+EOS_MISTAKES = {
+    "only the last position is checked; a reply that ended early has EOS earlier, then padding":
+        _eos_last_token_only,
+    "inverted: the penalty is for replies WITHOUT EOS (cut off by max_new_tokens)": _eos_inverted,
+    "the penalty is subtracted, not added": _eos_added,
+    "id 0 is not EOS (in case 4 it is an ordinary token, like GPT-2's '!'): only eos_token_id ends a reply":
+        _eos_pad_counts,
+}
+
+
+def check_missing_eos_penalty(fn) -> bool | None:
     """Exercise: `fn(scores, response_ids, eos_token_id, penalty) -> (B,)` against `apply_missing_eos_penalty`."""
-    return check(fn, apply_missing_eos_penalty, _eos_cases(), name="no-EOS penalty",
-                 hint="a response is finished if EOS appears ANYWHERE in its row ((ids == eos).any(dim=1)); "
-                      "subtract the penalty from the others only")
+    return check(fn, apply_missing_eos_penalty, _eos_cases(), name="no-EOS penalty", mistakes=EOS_MISTAKES,
+                 hint="case 1 has a reply that ends early, one cut off, one ending on its last token and an empty "
+                      "one: which of them were cut off?")

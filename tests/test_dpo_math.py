@@ -160,3 +160,32 @@ def test_dpo_matches_trl_dpo_trainer():
     loss.backward()
     for ours, theirs in zip((p.grad for p in model.parameters()), trl_grads):
         assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+def _long_bf16_pairs(seed=0, B=4, T=250, V=64):
+    """Policy and reference logits of B chosen and B rejected sequences, rounded to bf16 (as a bf16 model gives them).
+
+    Each sequence log-prob is several hundred nats; policy and reference differ by about one nat per sequence."""
+    g = gen(seed)
+    labels = torch.randint(0, V, (2 * B, T), generator=g)
+    mask = torch.ones(2 * B, T, dtype=torch.long)
+    mask[:, :5] = 0  # a short prompt
+    ref = (torch.randn(2 * B, T, V, generator=g) * 2).to(torch.bfloat16)
+    policy = (ref.float() + 0.1 * torch.randn(2 * B, T, V, generator=g)).to(torch.bfloat16)
+    return policy, ref, labels, mask
+
+
+def test_sequence_logprobs_of_bf16_logits_are_computed_in_fp32():
+    """bf16 holds a number near -1000 only to the nearest 8: the log-softmax and the sum must run in fp32."""
+    policy, ref, labels, mask = _long_bf16_pairs()
+    got = sequence_logprobs(policy, labels, mask)
+    want = sequence_logprobs(policy.float(), labels, mask)  # the same bf16 values, upcast first
+    assert want.abs().min() > 500  # long sequences: a bf16 sum would be rounded to multiples of 2-4 nats
+    assert got.dtype == torch.float32
+    assert torch.allclose(got, want, atol=1e-3), (got - want).abs().max()
+    B = labels.shape[0] // 2
+    pol, rf = got, sequence_logprobs(ref, labels, mask)
+    pol32, rf32 = want, sequence_logprobs(ref.float(), labels, mask)
+    loss = dpo_loss(pol[:B], pol[B:], rf[:B], rf[B:], 0.1)[0]
+    loss32 = dpo_loss(pol32[:B], pol32[B:], rf32[:B], rf32[B:], 0.1)[0]
+    assert math.isclose(loss.item(), loss32.item(), abs_tol=1e-4), (loss.item(), loss32.item())

@@ -16,3 +16,19 @@ def test_batched_left_padded_generation_equals_one_by_one():
     assert batched == single
     assert tok.padding_side == side  # restored
     assert not any(p.strip()[:10] in b for p, b in zip(prompts, batched))  # only the new text comes back
+
+
+def test_check_eos_accepts_a_matching_tokenizer_and_names_a_wrong_eos():
+    import pytest
+
+    from rlhf_helpers.generation import check_eos
+
+    path = ensure_toy_world(0) / "models" / "zephyr-7b-alpha"
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    assert check_eos(tok, model) == tok.eos_token_id == model.generation_config.eos_token_id
+    model.generation_config.eos_token_id = [7, tok.eos_token_id]  # several stop ids (Llama 3 style) are fine
+    assert check_eos(tok, model) == tok.eos_token_id
+    model.generation_config.eos_token_id = tok.eos_token_id
+    tok.eos_token = "<unk>"  # what a broken special_tokens_map.json gives
+    with pytest.raises(ValueError, match=r"'<unk>'.*Set tokenizer.eos_token = '</s>'"):
+        check_eos(tok, model)

@@ -109,6 +109,18 @@ def test_score_gpt2_whole_texts_batch_invariant_and_eos(toy):
     assert not torch.allclose(batch[0], batch[1])
 
 
+def test_score_pads_on_the_right_even_when_the_tokenizer_pads_left(toy):
+    """A tokenizer left over from generation pads on the left; GPT-2's absolute positions then shift the score."""
+    model, tok = _load(toy, "gpt2")
+    texts = ["\n\nHuman: How do I make tea?\n\nAssistant: Boil the water, then wait.", "\n\nHuman: Hi\n\nAssistant: Hi."]
+    tok.padding_side = "right"
+    right = score(model, tok, texts, add_eos=True)
+    tok.padding_side = "left"
+    left = score(model, tok, texts, add_eos=True)
+    assert torch.allclose(left, right, atol=1e-5), (left, right)
+    assert tok.padding_side == "left"  # the caller's setting is restored
+
+
 def test_score_errors(toy):
     model, tok = _load(toy, "bert")
     with pytest.raises(ValueError, match="one response per prompt"):

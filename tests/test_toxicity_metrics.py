@@ -169,25 +169,44 @@ def _learner_bootstrap(scores, n_boot, seed, resample="rows", q=(2.5, 97.5)):
 
 def test_bootstrap_checker_accepts_reference_and_rejects_wrong(capsys):
     assert check_bootstrap_ci(lambda s, n_boot, seed: bootstrap_ci(s, mean_toxicity, n_boot, seed=seed)[1:])
-    assert check_bootstrap_ci(_learner_bootstrap)  # the docstring's recipe reproduces the reference exactly
+    assert check_bootstrap_ci(_learner_bootstrap)  # the docstring's recipe
 
     def vectorised(s, n_boot, seed):
         rows = np.random.default_rng(seed).integers(0, s.shape[0], size=(n_boot, s.shape[0]))  # (n_boot, N)
         return tuple(np.percentile(s[rows].mean(axis=(1, 2)), [2.5, 97.5]))
 
+    def fresh_generator_per_resample(s, n_boot, seed):  # statistically valid, another random stream
+        n = s.shape[0]
+        stats = [s[np.random.default_rng([seed, b]).integers(0, n, size=n)].mean() for b in range(n_boot)]
+        return tuple(np.percentile(stats, [2.5, 97.5]))
+
     assert check_bootstrap_ci(vectorised)
+    assert check_bootstrap_ci(fresh_generator_per_resample)
+    assert check_bootstrap_ci(lambda s, n, seed: _learner_bootstrap(s, n, seed + 1))  # another seed is as valid
     assert not check_bootstrap_ci(lambda s, n, seed: _learner_bootstrap(s, n, seed, resample="columns"))
     assert not check_bootstrap_ci(lambda s, n, seed: _learner_bootstrap(s, n, seed, resample="generations"))
-    assert not check_bootstrap_ci(lambda s, n, seed: _learner_bootstrap(s, n, seed, q=(5, 95)))
-    assert not check_bootstrap_ci(lambda s, n, seed: _learner_bootstrap(s, n, seed + 1))  # another seed
+    assert not check_bootstrap_ci(lambda s, n, seed: _learner_bootstrap(s, n, seed, q=(5, 95)))  # a 90 % interval
+    assert not check_bootstrap_ci(lambda s, n, seed: _learner_bootstrap(s, n, seed, q=(0.5, 99.5)))  # a 99 % interval
+    assert not check_bootstrap_ci(lambda s, n, seed: tuple(np.percentile(  # without replacement: zero width
+        [s[np.random.default_rng(seed).permutation(len(s))].mean()] * n, [2.5, 97.5])))
     out = capsys.readouterr().out
-    assert out.count("✅") == 3 and out.count("❌") == 4
+    assert out.count("✅") == 5 and out.count("❌") == 5
+    assert "too narrow" in out and "too wide" in out and "no width" in out
+
+
+def test_bootstrap_checker_rejects_a_change_to_its_input(capsys):
+    def sorts_in_place(s, n_boot, seed):
+        s.sort(axis=1)
+        return _learner_bootstrap(s, n_boot, seed)
+
+    assert check_bootstrap_ci(sorts_in_place) is False
+    assert "must not modify its inputs" in capsys.readouterr().out
 
 
 def test_skipped_exercises_do_not_fail(capsys):
     def todo(*args):
         raise NotImplementedError
 
-    assert not check_expected_max_toxicity(todo)
-    assert not check_bootstrap_ci(todo)
+    assert check_expected_max_toxicity(todo) is None  # None: the cell shows no bare False
+    assert check_bootstrap_ci(todo) is None
     assert capsys.readouterr().out.count("⏭") == 2

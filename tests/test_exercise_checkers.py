@@ -1,0 +1,219 @@
+"""Every exercise checker: the reference passes, a correct but differently written answer passes, at least three
+plausible wrong answers fail (each named by its own hint), an answer that changes its inputs fails, and a skipped
+exercise returns None (no bare False under the cell)."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rlhf_helpers import dpo, ppo_exercises, reward_exercises, sft, summarize_rlhf, toxicity_metrics
+from rlhf_helpers.exercises import MUTATION_HINT
+from rlhf_helpers.ppo_math import kl_k1, kl_k3
+from rlhf_helpers.reward_math import gather_last_token, pairwise_loss, preference_accuracy
+from rlhf_helpers.reward_model import pad_batch
+
+
+def skipped(*args):
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------- correct answers written differently
+def labels_loop(input_ids, prompt_lengths, attention_mask):
+    labels = input_ids.clone()
+    for b, n in enumerate(prompt_lengths):
+        labels[b, :n] = -100
+    labels[attention_mask == 0] = -100
+    return labels
+
+
+def rouge_l_recursive(prediction, reference):
+    from functools import lru_cache
+
+    p, r = sft.rouge_tokens(prediction), sft.rouge_tokens(reference)
+
+    @lru_cache(maxsize=None)
+    def lcs(i, j):
+        if i == len(p) or j == len(r):
+            return 0
+        return 1 + lcs(i + 1, j + 1) if p[i] == r[j] else max(lcs(i + 1, j), lcs(i, j + 1))
+
+    n = lcs(0, 0)
+    return 2 * n / (len(p) + len(r)) if n else 0.0  # the F1 written as 2·LCS/(|p| + |r|)
+
+
+def pad_with_torch(sequences, pad_id):
+    rows = [torch.tensor(s) for s in sequences]
+    ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad_id)
+    mask = torch.nn.utils.rnn.pad_sequence([torch.ones_like(r) for r in rows], batch_first=True)
+    return ids, mask
+
+
+def last_token_loop(values, attention_mask):
+    return torch.stack([values[b, attention_mask[b].nonzero().max()] for b in range(len(values))])
+
+
+def gae_matrix(rewards, values, gamma, lam):
+    """GAE in closed form: A_t = Σ_l (γλ)^l δ_{t+l}, as one triangular matrix product."""
+    T = rewards.shape[1]
+    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)
+    deltas = rewards + gamma * next_values - values
+    steps = torch.arange(T)[None, :] - torch.arange(T)[:, None]  # (T, T) l = j - t
+    weights = torch.where(steps >= 0, (gamma * lam) ** steps.clamp(min=0).double(), torch.zeros((), dtype=torch.double))
+    advantages = deltas.double() @ weights.T
+    return advantages.to(rewards.dtype), (advantages + values).to(rewards.dtype)
+
+
+def surrogate_as_objective(logp_new, logp_old, advantages, clip_eps):
+    ratio = (logp_new - logp_old).exp()
+    return -torch.min(ratio * advantages, ratio.clamp(1 - clip_eps, 1 + clip_eps) * advantages).mean()
+
+
+def logprobs_cross_entropy(logits, labels, loss_mask):
+    targets = labels[:, 1:].masked_fill(loss_mask[:, 1:] == 0, -100)
+    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), targets, ignore_index=-100, reduction="none")
+    return -nll.sum(-1)
+
+
+def dpo_softplus(pc, pr, rc, rr, beta):
+    return F.softplus(-beta * ((pc - rc) - (pr - rr))).mean()
+
+
+def dpo_grad_one_minus(pc, pr, rc, rr, beta):
+    weight = 1 - torch.sigmoid(beta * ((pc - rc) - (pr - rr)))
+    return -beta * weight, beta * weight
+
+
+def normalised_loop(reward_fn, prompts, summaries, references):
+    return torch.stack([reward_fn([p], [s])[0] - reward_fn([p], [r])[0]
+                        for p, s, r in zip(prompts, summaries, references)])
+
+
+def eos_where(scores, response_ids, eos_token_id, penalty):
+    return torch.where((response_ids == eos_token_id).sum(dim=1) > 0, scores, scores - penalty)
+
+
+# ---------------------------------------------------------------- answers that change their inputs
+def labels_in_place(input_ids, prompt_lengths, attention_mask):  # writes -100 into the caller's input_ids
+    in_prompt = torch.arange(input_ids.shape[1])[None, :] < torch.as_tensor(prompt_lengths)[:, None]
+    return input_ids.masked_fill_(in_prompt | (attention_mask == 0), -100)
+
+
+def eos_in_place(scores, response_ids, eos_token_id, penalty):  # correct numbers, but the caller's scores change
+    scores[~(response_ids == eos_token_id).any(dim=1)] -= penalty
+    return scores
+
+
+def accuracy_sorts(r_c, r_r):
+    r_c.copy_(r_c.sort().values)  # sorts the caller's rewards
+    return float((r_c > r_r).float().mean())
+
+
+def gae_in_place(rewards, values, gamma, lam):
+    advantages, returns = ppo_exercises.reference_gae(rewards, values, gamma, lam)
+    values.add_(advantages)  # returns written into values
+    return advantages, values
+
+
+# ---------------------------------------------------------------- the table
+CHECKERS = {
+    "01 labels": (sft.check_completion_only_labels, sft.completion_only_labels, labels_loop, sft.LABEL_MISTAKES,
+                  labels_in_place),
+    "01 rouge": (sft.check_rouge_l, sft.rouge_l_f1, rouge_l_recursive, sft.ROUGE_MISTAKES, None),
+    "02 padding": (reward_exercises.check_pad_batch, pad_batch, pad_with_torch, reward_exercises.PAD_MISTAKES, None),
+    "02 accuracy": (reward_exercises.check_preference_accuracy, preference_accuracy,
+                    lambda c, r: sum(float(a > b) for a, b in zip(c, r)) / len(c),
+                    reward_exercises.ACCURACY_MISTAKES, accuracy_sorts),
+    "03 pairwise": (reward_exercises.check_pairwise_loss, pairwise_loss, lambda c, r: F.softplus(r - c).mean(),
+                    reward_exercises.PAIRWISE_MISTAKES, None),
+    "03 last token": (reward_exercises.check_last_token_reward, gather_last_token, last_token_loop,
+                      reward_exercises.LAST_TOKEN_MISTAKES, None),
+    "04 GAE": (ppo_exercises.check_gae, ppo_exercises.reference_gae, gae_matrix, ppo_exercises.GAE_MISTAKES,
+               gae_in_place),
+    "04 surrogate": (ppo_exercises.check_clipped_surrogate, ppo_exercises.reference_clipped_surrogate,
+                     surrogate_as_objective, ppo_exercises.SURROGATE_MISTAKES, None),
+    "05 log-probs": (dpo.check_sequence_logprobs, dpo.sequence_logprobs, logprobs_cross_entropy,
+                     dpo.SEQUENCE_LOGPROB_MISTAKES, None),
+    "05 DPO loss": (dpo.check_dpo_loss, dpo.dpo_loss_value, dpo_softplus, dpo.DPO_LOSS_MISTAKES, None),
+    "05 DPO gradient": (dpo.check_dpo_gradient, dpo.autograd_dpo_grad, dpo_grad_one_minus, dpo.DPO_GRAD_MISTAKES, None),
+    "06 expected max": (toxicity_metrics.check_expected_max_toxicity, toxicity_metrics.expected_max_toxicity,
+                        lambda s: float(np.mean([max(row) for row in s])), toxicity_metrics.EXPECTED_MAX_MISTAKES, None),
+    "07 normalised": (summarize_rlhf.check_normalised_rewards, summarize_rlhf.normalised_rewards, normalised_loop,
+                      summarize_rlhf.NORMALISED_MISTAKES, None),
+    "07 no-EOS": (summarize_rlhf.check_missing_eos_penalty, summarize_rlhf.apply_missing_eos_penalty, eos_where,
+                  summarize_rlhf.EOS_MISTAKES, eos_in_place),
+}
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_accepts_right_answers_and_skips_quietly(name, capsys):
+    checker, reference, different, _, _ = CHECKERS[name]
+    assert checker(reference) is True
+    assert checker(different) is True  # correct, written another way
+    assert checker(skipped) is None
+    out = capsys.readouterr().out
+    assert out.count("✅") == 2 and "⏭" in out and "❌" not in out
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_names_each_common_mistake(name, capsys):
+    checker, _, _, mistakes, _ = CHECKERS[name]
+    assert len(mistakes) >= 3
+    for hint, wrong in mistakes.items():
+        assert checker(wrong) is False, hint
+        out = capsys.readouterr().out
+        assert f"hint: {hint}" in out and "inputs:" in out and "yours:" in out and "expected:" in out, out
+
+
+@pytest.mark.parametrize("name", [n for n, row in CHECKERS.items() if row[4] is not None])
+def test_checker_rejects_an_answer_that_changes_its_inputs(name, capsys):
+    checker, _, _, _, in_place = CHECKERS[name]
+    assert checker(in_place) is False
+    assert MUTATION_HINT in capsys.readouterr().out
+
+
+def test_kl_checker_names_mistakes_of_each_estimator(capsys):
+    check = ppo_exercises.check_kl_estimators
+    assert check(kl_k1, kl_k3) is True
+    assert check(lambda lp, lr: -(lr - lp), lambda lp, lr: torch.exp(lr - lp) - 1 - (lr - lp)) is True  # plain forms
+    assert check(skipped, skipped) is None
+    assert check(kl_k1, skipped) is None
+    for k1_wrong in ppo_exercises.K1_MISTAKES.values():
+        assert check(k1_wrong, kl_k3) is False
+    for hint, k3_wrong in ppo_exercises.K3_MISTAKES.items():
+        assert check(kl_k1, k3_wrong) is False
+        assert hint in capsys.readouterr().out
+    assert len(ppo_exercises.K1_MISTAKES) + len(ppo_exercises.K3_MISTAKES) >= 3
+
+
+def reference_update_loop(model, value_head, optimizer, rollout, adv, config):
+    """The 🦁 exercise written out from the course's parts (what the notebook asks the learner to write)."""
+    from rlhf_helpers.ppo import clip_grad_norms
+    from rlhf_helpers.ppo_math import clipped_surrogate_loss, clipped_value_loss
+    from rlhf_helpers.ppo_rollout import forward_logprobs_values
+
+    B, T = rollout.response_mask.shape
+    for _ in range(config.ppo_epochs):
+        for idx in torch.randperm(B).split(config.mini_batch_size):
+            mask = rollout.response_mask[idx]
+            logp, values, _ = forward_logprobs_values(model, value_head, rollout.input_ids[idx],
+                                                      rollout.attention_mask[idx], T, config.temperature)
+            pg_loss, _ = clipped_surrogate_loss(logp, rollout.logprobs[idx], adv["advantages"][idx], mask,
+                                                config.clip_eps)
+            vf_loss, _ = clipped_value_loss(values, rollout.values[idx], adv["returns"][idx], mask, config.clip_value)
+            optimizer.zero_grad()
+            (pg_loss + config.vf_coef * vf_loss).backward()
+            clip_grad_norms(model, value_head, config.max_grad_norm)
+            optimizer.step()
+
+
+def test_ppo_update_checker(capsys):
+    from rlhf_helpers.ppo import ppo_update
+
+    check = ppo_exercises.check_ppo_update
+    assert check(ppo_update) is True
+    assert check(reference_update_loop) is True
+    assert check(skipped) is None
+    for hint, wrong in ppo_exercises.UPDATE_MISTAKES.items():
+        assert check(wrong) is False, hint
+        assert f"hint: {hint}" in capsys.readouterr().out

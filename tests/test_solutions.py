@@ -1,0 +1,33 @@
+"""The reference solutions in solutions/ pass their notebooks' checks."""
+
+import importlib
+
+import pytest
+
+from rlhf_helpers import dpo, ppo_exercises, reward_exercises, sft, summarize_rlhf, toxicity_metrics
+
+SOLUTIONS = [
+    ("nb01_sft", sft.check_completion_only_labels, ["my_completion_only_labels"]),
+    ("nb01_sft", sft.check_rouge_l, ["my_rouge_l_f1"]),
+    ("nb02_reward_bert", reward_exercises.check_pad_batch, ["my_pad_batch"]),
+    ("nb02_reward_bert", reward_exercises.check_preference_accuracy, ["my_preference_accuracy"]),
+    ("nb03_reward_gpt2", reward_exercises.check_pairwise_loss, ["my_pairwise_loss"]),
+    ("nb03_reward_gpt2", reward_exercises.check_last_token_reward, ["my_last_token_reward"]),
+    ("nb04_ppo", ppo_exercises.check_kl_estimators, ["my_kl_k1", "my_kl_k3"]),
+    ("nb04_ppo", ppo_exercises.check_gae, ["my_gae"]),
+    ("nb04_ppo", ppo_exercises.check_clipped_surrogate, ["my_clipped_surrogate"]),
+    ("nb04_ppo", ppo_exercises.check_ppo_update, ["my_ppo_update"]),
+    ("nb05_dpo", dpo.check_sequence_logprobs, ["my_sequence_logprobs"]),
+    ("nb05_dpo", dpo.check_dpo_loss, ["my_dpo_loss"]),
+    ("nb05_dpo", dpo.check_dpo_gradient, ["my_dpo_grad"]),
+    ("nb06_toxicity_eval", toxicity_metrics.check_expected_max_toxicity, ["my_expected_max_toxicity"]),
+    ("nb06_toxicity_eval", toxicity_metrics.check_bootstrap_ci, ["my_bootstrap_ci"]),
+    ("nb07_summarize_rlhf", summarize_rlhf.check_normalised_rewards, ["my_normalised_rewards"]),
+    ("nb07_summarize_rlhf", summarize_rlhf.check_missing_eos_penalty, ["my_missing_eos_penalty"]),
+]
+
+
+@pytest.mark.parametrize("module, checker, names", SOLUTIONS, ids=[names[0] for _, _, names in SOLUTIONS])
+def test_solution_passes_its_check(module, checker, names):
+    solution = importlib.import_module(f"solutions.{module}")
+    assert checker(*(getattr(solution, n) for n in names)) is True
