@@ -12,9 +12,11 @@ capability instead:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 BF16_MIN_CAPABILITY = (8, 0)
+NAMES = ("bf16", "fp16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,20 @@ class Precision:
 def choose_precision(device: str, capability: tuple[int, int] | None = None) -> Precision:
     """bf16 from compute capability 8.0, fp16 on older CUDA GPUs, fp32 on a CPU.
 
+    The environment variable RLHF_PRECISION (bf16, fp16 or fp32) overrides the choice on a GPU, e.g. to
+    check on a large GPU what a T4 would run (fp16), or to rule out precision when debugging (fp32).
+
     Args:
         device: "cuda" or "cpu".
         capability: (major, minor) of the GPU; None reads `torch.cuda.get_device_capability()`.
     """
     if device != "cuda":
         return Precision("fp32")
+    forced = os.environ.get("RLHF_PRECISION", "").strip().lower()
+    if forced:
+        if forced not in NAMES:
+            raise ValueError(f"RLHF_PRECISION={forced!r}: choose one of {', '.join(NAMES)}, or unset it")
+        return Precision(forced)
     if capability is None:
         import torch
 

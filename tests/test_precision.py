@@ -50,3 +50,12 @@ def test_trainable_weights_are_cast_to_fp32_and_frozen_ones_kept():
     # why: a small update vanishes in fp16 but not in fp32
     w = torch.tensor(0.01)
     assert (w.half() + 1e-6).half() == w.half() and w + 1e-6 != w
+
+
+def test_rlhf_precision_overrides_on_a_gpu_and_rejects_typos(gpu, monkeypatch):
+    gpu((9, 0))
+    monkeypatch.setenv("RLHF_PRECISION", "fp16")
+    assert choose_precision("cuda").name == "fp16" and choose_precision("cpu").name == "fp32"
+    monkeypatch.setenv("RLHF_PRECISION", "half")
+    with pytest.raises(ValueError, match="choose one of bf16, fp16, fp32"):
+        choose_precision("cuda")
