@@ -1,4 +1,4 @@
-"""Command line: `python -m rlhf_helpers run ...`, `build-toy-world` and `set-repo OWNER/NAME`."""
+"""Command line: `python -m rlhf_helpers run ...`, `download ...`, `build-toy-world` and `set-repo OWNER/NAME`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("notebooks", nargs="*", help="e.g. 01 or 01_sft (default: all, in order)")
     run.add_argument("--profile", default=None, help="tiny or full (default: $RLHF_PROFILE, else by hardware)")
     run.add_argument("--out", default="runs", help="folder for run outputs (default: ./runs)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="set a notebook parameter, e.g. -p PPO_ITERATIONS 2 -p OVERRIDES '{batch_size: 4}' "
+                          "(VALUE is read as YAML)")
+    download = sub.add_parser("download", help="fetch the models, datasets and evaluate modules of the full "
+                                               "profile once, for offline runs (needs internet)")
+    download.add_argument("notebooks", nargs="*", help="e.g. 01 04 (default: all)")
+    download.add_argument("--dry-run", action="store_true", help="only list what would be fetched")
     build = sub.add_parser("build-toy-world", help="build (or rebuild) the tiny profile's offline toy world")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even when a complete one exists")
@@ -24,10 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "run":
+        import yaml
+
         from .profiles import default_profile
         from .runner import run as run_notebooks
 
-        return run_notebooks(args.notebooks, args.profile or default_profile(), Path(args.out))
+        parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+        return run_notebooks(args.notebooks, args.profile or default_profile(), Path(args.out), parameters)
+    if args.command == "download":
+        from .offline import download
+        from .runner import resolve_notebooks
+
+        download([p.stem for p in resolve_notebooks(args.notebooks)], dry_run=args.dry_run)
+        return 0
     if args.command == "set-repo":
         from .colab import set_repo
 

@@ -2,9 +2,56 @@
 
 Decoder-only models must be padded on the LEFT for generation, so every prompt ends right where the
 new tokens begin; `generate_completions` sets that up and returns only the new text.
+
+One tokenisation convention for prompts, everywhere (generation, PPO rollouts, evaluation): a prompt is a
+complete text (rendered by the chat template, or in the TL;DR format) and is tokenised with
+`add_special_tokens=False`, exactly as `apply_chat_template(tokenize=True)` and TRL's trainers do. Zephyr's
+chat template writes no `<s>`, so no sequence gets a BOS token: DPO trains on the same tokens that PPO and
+the evaluation sample from.
 """
 
 from __future__ import annotations
+
+
+def ensure_pad_token(tokenizer) -> str | None:
+    """Give `tokenizer` a pad token when it has none; returns the token chosen (None if it had one).
+
+    Batches of different lengths need padding, and some Hub tokenizers (Mistral's, Llama's, GPT-2's)
+    define no pad token. We pad with the unknown token when there is one, so padding can never be mistaken
+    for the end-of-sequence token (which stops generation and is scored); else with EOS. Padding is
+    masked by the attention mask either way.
+    """
+    if tokenizer.pad_token is not None:
+        return None
+    use_unk = tokenizer.unk_token is not None and tokenizer.unk_token != tokenizer.eos_token
+    tokenizer.pad_token = tokenizer.unk_token if use_unk else tokenizer.eos_token
+    print(f"the tokenizer has no pad token: padding with {tokenizer.pad_token!r} (masked out by the attention mask)")
+    return tokenizer.pad_token
+
+
+def load_chat_tokenizer(model_id: str):
+    """The chat model's tokenizer (`AutoTokenizer`), with a pad token (`ensure_pad_token`)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_id)
+    ensure_pad_token(tokenizer)
+    return tokenizer
+
+
+def encode_prompts(tokenizer, prompts: list[str], device=None):
+    """Tokenise complete prompt texts for generation: left padding, no special tokens added.
+
+    Returns a `BatchEncoding` with input_ids and attention_mask of shape (B, L), on `device`.
+    """
+    if tokenizer.pad_token is None:
+        raise ValueError("the tokenizer has no pad token: call rlhf_helpers.generation.ensure_pad_token(tokenizer) "
+                         "(or load it with load_chat_tokenizer) first")
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # prompts must end where replies start
+    try:
+        enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = side
+    return enc.to(device) if device is not None else enc
 
 
 def generate_completions(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 32,
@@ -13,28 +60,22 @@ def generate_completions(model, tokenizer, prompts: list[str], max_new_tokens: i
     """Generate a completion for each prompt, in batches, with left padding; returns the new text only.
 
     Args:
-        prompts: plain strings (already formatted, e.g. with the chat template).
+        prompts: complete texts (already formatted, e.g. with the chat template); see `encode_prompts`.
         do_sample: greedy decoding when False; sampling with `temperature`/`top_p` when True.
         seed: seeds torch before each batch so sampling is reproducible.
     """
     import torch
     from tqdm.auto import tqdm
 
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0) if do_sample else dict(do_sample=False)
     device = next(model.parameters()).device
     texts = []
-    try:
-        starts = range(0, len(prompts), batch_size)
-        for start in tqdm(starts, desc="generating", disable=not progress or len(starts) < 2):
-            if seed is not None:
-                torch.manual_seed(seed + start)
-            enc = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True).to(device)
-            with torch.no_grad():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=pad_id, **sampling)
-            texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    finally:
-        tokenizer.padding_side = side
+    starts = range(0, len(prompts), batch_size)
+    for start in tqdm(starts, desc="generating", disable=not progress or len(starts) < 2):
+        if seed is not None:
+            torch.manual_seed(seed + start)
+        enc = encode_prompts(tokenizer, prompts[start:start + batch_size], device)
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
+        texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     return [t.strip() for t in texts]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .generation import encode_prompts
 from .ppo_math import apply_missing_eos_penalty, entropy_from_logits, logprobs_from_logits
 
 
@@ -75,18 +76,13 @@ def generate_responses(model, tokenizer, prompts: list[str], config, accelerator
     Shapes: input_ids and attention_mask (B, L + T), response_mask (B, T). Tokens after the first EOS
     are padding: they get attention 0 and response mask 0.
     """
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # prompts must end where replies start
-    try:
-        enc = tokenizer(prompts, return_tensors="pt", padding=True).to(next(model.parameters()).device)
-    finally:
-        tokenizer.padding_side = side
+    enc = encode_prompts(tokenizer, prompts, next(model.parameters()).device)  # left-padded, no BOS added
     eos = tokenizer.eos_token_id
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
     bare = unwrap(model, accelerator)
     was_training = bare.training
     bare.eval()  # use the KV cache (training mode with activation checkpointing would turn it off)
     out = bare.generate(**enc, max_new_tokens=config.max_new_tokens, do_sample=True, temperature=config.temperature,
-                        top_k=0, top_p=config.top_p, eos_token_id=eos, pad_token_id=pad)
+                        top_k=0, top_p=config.top_p, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
     bare.train(was_training)
     response_ids = out[:, enc.input_ids.shape[1]:]  # (B, T)
     response_mask = response_mask_from_ids(response_ids, eos)  # (B, T)

@@ -151,39 +151,59 @@ class Profile:
         return path
 
 
-def get_profile(notebook: str, profile: str | None = None, seed: int = 0, **overrides) -> Profile:
+def get_profile(notebook: str, profile: str | None = None, seed: int = 0, settings: dict | None = None,
+                **overrides) -> Profile:
     """Resolve the profile for `notebook` without printing or building anything.
 
     Args:
         notebook: the notebook's stem, e.g. "01_sft" (selects its sizes in SETTINGS).
         profile: "tiny", "full" or None (then `default_profile()`).
         seed: the toy world's seed (tiny profile).
-        overrides: sizes from the parameters cell; None means "the profile's default".
+        settings: any of the notebook's SETTINGS by name (the parameters cell's `OVERRIDES` dict).
+        overrides: the parameters cell's named sizes; None means "the profile's default".
     Returns:
-        A `Profile`; in the tiny profile its ids are local folders of the toy world.
+        A `Profile`; in the tiny profile its ids are local folders of the toy world. In the full profile
+        they are Hub ids, except datasets with a local copy (`python -m rlhf_helpers download`).
     """
     import torch
 
     name = check_profile(profile if profile is not None else default_profile())
     root = artifacts_root()
     if name == "full":
-        models, datasets = dict(FULL_MODELS), dict(FULL_DATASETS)
+        from .offline import dataset_source
+
+        models = dict(FULL_MODELS)
+        datasets = {key: dataset_source(hub_id) for key, hub_id in FULL_DATASETS.items()}
     else:
         from .toy_world import toy_world_dir
 
         world = toy_world_dir(seed)
         models = {k: str(world / "models" / v) for k, v in TOY_MODEL_DIRS.items()}
         datasets = {k: str(world / "datasets" / v) for k, v in TOY_DATASET_DIRS.items()}
-    settings = dict(SETTINGS.get(notebook, {}).get(name, {}))
-    unknown = set(overrides) - set(settings)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {sorted(unknown)} for {notebook}; known: {sorted(settings)}")
-    settings.update({k: v for k, v in overrides.items() if v is not None})
+    values = merge_settings(notebook, dict(SETTINGS.get(notebook, {}).get(name, {})), settings or {}, overrides)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return Profile(name, notebook, device, models, datasets, SimpleNamespace(**settings), root, seed)
+    return Profile(name, notebook, device, models, datasets, SimpleNamespace(**values), root, seed)
 
 
-def setup(notebook: str, profile: str | None = None, seed: int = 0, **overrides) -> Profile:
+def merge_settings(notebook: str, defaults: dict, settings: dict, named: dict) -> dict:
+    """The profile's `defaults` updated with the `settings` dict and the `named` parameters (None = default).
+
+    Raises a ValueError for a name that is not a setting of `notebook`, or one set twice to different values.
+    """
+    if not isinstance(settings, dict):
+        raise ValueError(f"OVERRIDES must be a dict of setting -> value, got {settings!r}")
+    unknown = sorted((set(settings) | set(named)) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown} for {notebook}; known: {sorted(defaults)}")
+    named = {k: v for k, v in named.items() if v is not None}
+    clash = sorted(k for k in set(settings) & set(named) if settings[k] != named[k])
+    if clash:
+        raise ValueError(f"{clash} set both as a parameter and in OVERRIDES, to different values: set each once")
+    return {**defaults, **settings, **named}
+
+
+def setup(notebook: str, profile: str | None = None, seed: int = 0, settings: dict | None = None,
+          **overrides) -> Profile:
     """The first call of every notebook: resolve the profile, build the toy world if needed, say so.
 
     Prints the active profile, the device and how to switch. In the tiny profile the toy world is
@@ -192,7 +212,7 @@ def setup(notebook: str, profile: str | None = None, seed: int = 0, **overrides)
     import torch
     from transformers import set_seed
 
-    p = get_profile(notebook, profile, seed, **overrides)
+    p = get_profile(notebook, profile, seed, settings, **overrides)
     other = "full" if p.name == "tiny" else "tiny"
     print(f"profile: {p.name}   device: {p.device}   notebook: {notebook}")
     print(f"to switch: set PROFILE = \"{other}\" in the parameters cell, or RLHF_PROFILE={other} before starting Jupyter")
@@ -202,8 +222,14 @@ def setup(notebook: str, profile: str | None = None, seed: int = 0, **overrides)
         ensure_toy_world(seed)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tiny profile never touches the network
         torch.set_num_threads(1)  # tiny models gain nothing from more threads, and lose a lot on shared cores
-    elif p.device == "cpu":
-        print("warning: the full profile on a CPU will be very slow (and 4-bit models need a GPU).")
+    else:
+        from .offline import offline_dir
+
+        local = [key for key, source in p.datasets.items() if source != FULL_DATASETS[key]]
+        if local:
+            print(f"datasets from local copies in {offline_dir()}: {', '.join(local)}")
+        if p.device == "cpu":
+            print("warning: the full profile on a CPU will be very slow.")
     print("settings:", ", ".join(f"{k}={v}" for k, v in vars(p.settings).items()))
     set_seed(seed)
     return p

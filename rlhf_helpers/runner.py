@@ -1,7 +1,8 @@
 """The headless course runner: `python -m rlhf_helpers run [--profile tiny] [NOTEBOOK ...]`.
 
-Teachers use it to pre-run the course. Each notebook runs top to bottom in a fresh kernel (in file order),
-its executed copy and its results JSON go to a run folder, and one summary table is printed at the end.
+Teachers use it to pre-run the course. Each notebook runs top to bottom in a fresh kernel (in file order) through papermill, which
+sets its parameters (`-p NAME VALUE`); its executed copy and its results JSON go to a run folder, and one
+summary table is printed at the end.
 """
 
 from __future__ import annotations
@@ -23,38 +24,54 @@ def notebooks_dir() -> Path:
     return folder
 
 
-def _failed_cell(nb) -> tuple[int, str]:
-    """(index, first source line) of the cell whose output holds the error."""
-    for i, cell in enumerate(nb.cells):
-        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-            return i, first
-    return -1, ""
+def declared_parameters(path: Path) -> set[str]:
+    """The names the notebook's `parameters` cell defines (papermill's reading of it)."""
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(path)))
 
 
-def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int = 1800) -> dict:
-    """Execute one notebook in a fresh kernel; returns {notebook, seconds, ok, error, metrics}."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+def notebook_parameters(path: Path, parameters: dict) -> dict:
+    """The part of `parameters` that `path` takes: its declared names, and only its own OVERRIDES keys."""
+    from .profiles import SETTINGS
 
-    nb = nbformat.read(path, as_version=4)
+    declared = declared_parameters(path)
+    chosen = {k: v for k, v in parameters.items() if k in declared}
+    if isinstance(chosen.get("OVERRIDES"), dict):
+        known = set(SETTINGS.get(path.stem, {}).get("tiny", {}))
+        skipped = sorted(set(chosen["OVERRIDES"]) - known)
+        if skipped:
+            print(f"  {path.stem}: OVERRIDES {skipped} are not settings of this notebook, left out")
+        chosen["OVERRIDES"] = {k: v for k, v in chosen["OVERRIDES"].items() if k in known}
+    return chosen
+
+
+def run_notebook(path: Path, out_dir: Path, profile: str, parameters: dict | None = None,
+                 timeout: int = 1800) -> dict:
+    """Execute one notebook with papermill in a fresh kernel; returns {notebook, seconds, ok, error, metrics}.
+
+    `parameters` (name -> value) replace the defaults of the notebook's `parameters` cell; papermill
+    injects them in a cell right after it. The executed copy goes to `out_dir/<name>`.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
     env_before = dict(os.environ)
     os.environ.update(RLHF_PROFILE=profile, RLHF_RESULTS_DIR=str(out_dir))  # the kernel inherits these
     start = time.perf_counter()
     error = ""
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    except CellExecutionError as err:
-        index, first = _failed_cell(nb)
-        error = f"cell {index} ({first[:60]}): {str(err).strip().splitlines()[-1][:200]}"
+        pm.execute_notebook(str(path), str(out_dir / path.name), parameters=parameters or {}, kernel_name="python3",
+                            cwd=str(path.parent), progress_bar=False, execution_timeout=timeout)
+    except PapermillExecutionError as err:
+        first = err.source.strip().splitlines()[0] if err.source.strip() else ""
+        error = f"cell {err.cell_index} ({first[:60]}): {err.ename}: {str(err.evalue).strip()[:200]}"
     except Exception as err:  # a dead kernel, a timeout: report it and go on with the next notebook
         error = f"{type(err).__name__}: {err}"[:300]
     finally:
         os.environ.clear()
         os.environ.update(env_before)
     seconds = time.perf_counter() - start
-    nbformat.write(nb, out_dir / path.name)
     results_file = out_dir / f"{path.stem}.json"
     metrics = json.loads(results_file.read_text()) if results_file.exists() and not error else {}
     return {"notebook": path.stem, "seconds": seconds, "ok": not error, "error": error, "metrics": metrics}
@@ -87,19 +104,30 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
     return sorted(set(chosen), key=lambda p: p.name)
 
 
-def run(names: list[str], profile: str, out_root: Path) -> int:
-    """Run the notebooks, print the summary table, return the process exit code (1 if any failed)."""
+def run(names: list[str], profile: str, out_root: Path, parameters: dict | None = None) -> int:
+    """Run the notebooks, print the summary table, return the process exit code (1 if any failed).
+
+    `parameters` (name -> value, e.g. {"PPO_ITERATIONS": 2, "OVERRIDES": {"batch_size": 4}}) go to every
+    notebook whose parameters cell defines that name; OVERRIDES keys go to the notebooks that have them.
+    """
     from .profiles import check_profile
 
     profile = check_profile(profile)
     paths = resolve_notebooks(names)
+    parameters = dict(parameters or {})
+    if "PROFILE" in parameters:
+        raise SystemExit("set the profile with --profile, not -p PROFILE")
+    unused = set(parameters) - set().union(*(declared_parameters(p) for p in paths))
+    if unused:
+        raise SystemExit(f"no chosen notebook has the parameter(s) {sorted(unused)}: "
+                         "see the parameters cell at the top of each notebook")
     # absolute: each kernel runs in notebooks/, so a relative folder would land in notebooks/runs/
     out_dir = Path(out_root).resolve() / time.strftime(f"%Y%m%d-%H%M%S-{profile}")
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for path in paths:
         print(f"running {path.name} ({profile}) ...", flush=True)
-        rows.append(run_notebook(path, out_dir, profile))
+        rows.append(run_notebook(path, out_dir, profile, notebook_parameters(path, parameters)))
         print(f"  {'ok' if rows[-1]['ok'] else 'FAILED'} in {rows[-1]['seconds']:.1f} s", flush=True)
     table = summary_table(rows)
     (out_dir / "summary.txt").write_text(table + "\n")

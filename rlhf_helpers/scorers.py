@@ -63,7 +63,9 @@ def load_rouge(profile):
     if profile.name == "full":
         import evaluate
 
-        return evaluate.load("rouge")
+        from .offline import metric_source
+
+        return evaluate.load(metric_source("rouge"))
     return OfflineRouge()
 
 
@@ -72,5 +74,7 @@ def load_toxicity(profile):
     if profile.name == "full":
         import evaluate
 
-        return evaluate.load("toxicity", module_type="measurement")
+        from .offline import metric_source
+
+        return evaluate.load(metric_source("toxicity"), module_type="measurement")
     return Toxicity(profile.models["toxicity"], device=profile.device)
