@@ -241,7 +241,7 @@ def step_ppo_04(ctx, s):
 
     base, tokenizer = zephyr_4bit(ctx)
     if ctx["device"] == "cuda":  # as notebook 04 does in the full profile
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     policy = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
                                              target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                                              "up_proj", "down_proj", "lm_head"]))
@@ -251,7 +251,7 @@ def step_ppo_04(ctx, s):
     reward_fn = RewardModelScorer(reward_model, ctx["tokenizer"](rm_config.vocab_size), max_length=s["rm_length"])
     seconds = ppo_run(ctx, s, policy, value_head, tokenizer, reward_fn, True, base.config.vocab_size)
     base = policy.unload()  # the 4-bit base without the adapters, for DPO (one 4-bit load per precision)
-    base.gradient_checkpointing_disable()
+    base.activation_checkpointing_disable()
     ctx["zephyr"] = (base, tokenizer)
     return seconds
 
