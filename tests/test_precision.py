@@ -59,3 +59,14 @@ def test_rlhf_precision_overrides_on_a_gpu_and_rejects_typos(gpu, monkeypatch):
     monkeypatch.setenv("RLHF_PRECISION", "half")
     with pytest.raises(ValueError, match="choose one of bf16, fp16, fp32"):
         choose_precision("cuda")
+
+
+def test_notebooks_take_precision_from_the_profile():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "notebooks").glob("*.ipynb")) + sorted((root / "benchmarks").glob("*.py")):
+        text = path.read_text()
+        assert "bf16=P.device" not in text and "torch.bfloat16 if P.device" not in text, path.name
+        if "bf16=" in text and path.suffix == ".ipynb":
+            assert text.count("bf16=P.precision.bf16") == text.count("bf16="), path.name
