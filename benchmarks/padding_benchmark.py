@@ -53,7 +53,7 @@ def run_mode(args) -> dict:
     def step(start):
         part = data[start:start + args.batch_size]
         ids, mask = pad_batch(part["chosen_ids"] + part["rejected_ids"], tokenizer.pad_token_id, pad_to=pad_to)
-        with torch.autocast(P.device, dtype=torch.bfloat16, enabled=P.device == "cuda"):
+        with torch.autocast(P.device, dtype=P.precision.dtype, enabled=P.device == "cuda"):
             rewards = model(input_ids=ids.to(P.device), attention_mask=mask.to(P.device)).logits.squeeze(-1)
         loss = pairwise_loss(*rewards.float().chunk(2))
         loss.backward()

@@ -1,4 +1,4 @@
-"""Command line: `python -m rlhf_helpers run ...`, `download ...` and `build-toy-world`."""
+"""Command line: `python -m rlhf_helpers run ...`, `download ...`, `build-toy-world` and `set-repo OWNER/NAME`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     build = sub.add_parser("build-toy-world", help="build (or rebuild) the tiny profile's offline toy world")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even when a complete one exists")
+    repo = sub.add_parser("set-repo", help="point every Colab badge and install cell at github.com/OWNER/NAME")
+    repo.add_argument("repo", help="OWNER/NAME of your fork, e.g. alice/rlhf-course")
+    repo.add_argument("--branch", default="main", help="branch the badges open and the install cells install (main)")
+    repo.add_argument("--root", default=".", help="the clone to rewrite (default: the current folder)")
     args = parser.parse_args(argv)
 
     if args.command == "run":
@@ -39,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import resolve_notebooks
 
         download([p.stem for p in resolve_notebooks(args.notebooks)], dry_run=args.dry_run)
+        return 0
+    if args.command == "set-repo":
+        from .colab import set_repo
+
+        changed = set_repo(Path(args.root), args.repo, args.branch)
+        print(f"{len(changed)} files now point at github.com/{args.repo} ({args.branch}):",
+              *(str(p) for p in changed), sep="\n  ")
         return 0
     from .toy_world import ensure_toy_world
 

@@ -9,6 +9,8 @@ third exercise is checked against, the metrics TRL's `DPOTrainer` logs, and the 
 from __future__ import annotations
 
 from .dpo_math import dpo_loss, dpo_margin, sequence_logprobs
+# DPOTrainer keeps a 4-bit model's trainable weights in bf16; notebook 05 casts them back with this before `generate`
+from .precision import trainable_params_to_fp32  # noqa: F401
 
 # What DPOTrainer logs (TRL 1.16), in the order the notebook plots them; evaluation adds the prefix "eval_".
 DPO_METRICS = ["loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"]
@@ -39,23 +41,6 @@ def autograd_dpo_grad(policy_chosen_logps, policy_rejected_logps, ref_chosen_log
     z = dpo_margin(chosen, rejected, ref_chosen_logps.detach(), ref_rejected_logps.detach(), beta)  # (B,)
     grad_chosen, grad_rejected = torch.autograd.grad(-F.logsigmoid(z).sum(), [chosen, rejected])
     return grad_chosen, grad_rejected
-
-
-def trainable_params_to_fp32(model) -> int:
-    """Cast every trainable parameter to float32 in place; returns how many were cast.
-
-    DPOTrainer stores the trainable (LoRA and modules_to_save) weights of a 4-bit model in bf16, as QLoRA
-    recommends. On a CPU the 4-bit layers compute in fp32, so `generate` afterwards fails with
-    "expected m1 and m2 to have the same dtype". Casting the small trainable part back fixes it.
-    """
-    import torch
-
-    cast = 0
-    for param in model.parameters():
-        if param.requires_grad and param.dtype != torch.float32:
-            param.data = param.data.float()
-            cast += 1
-    return cast
 
 
 # --------------------------------------------------------------------------- exercise checks

@@ -20,6 +20,7 @@ from torch import nn
 from .ppo_math import (AdaptiveKLController, approx_kl, clipped_surrogate_loss, clipped_value_loss, compute_gae,
                        kl_k1, kl_k3, masked_mean, per_token_rewards, whiten)
 from .ppo_rollout import Rollout, collect_rollout, disable_dropout, forward_logprobs_values
+from .precision import trainable_params_to_fp32
 
 
 @dataclass
@@ -114,7 +115,13 @@ class FixedKLController:
 
 
 def make_optimizer(model, value_head, config: PPOConfig):
-    """AdamW over the trainable policy parameters (LoRA) and the value head, each with its own rate."""
+    """AdamW over the trainable policy parameters (LoRA) and the value head, each with its own rate.
+
+    The trainable weights are cast to fp32 first: the frozen base may compute in fp16 (a T4) or bf16, but
+    fp32 master weights keep small updates, and the loss is computed in fp32 from `.float()` logits.
+    """
+    trainable_params_to_fp32(model)
+    value_head.float()
     policy_params = [p for p in model.parameters() if p.requires_grad]
     if not policy_params:
         raise ValueError("the policy has no trainable parameters: wrap it with peft.get_peft_model(...) first")

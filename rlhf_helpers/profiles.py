@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from .precision import Precision, choose_precision
+
 PROFILES = ("tiny", "full")
 
 FULL_MODELS = {
@@ -136,6 +138,11 @@ class Profile:
     settings: SimpleNamespace
     artifacts: Path = field(repr=False)
     seed: int = 0
+    precision: Precision | None = None  # None: chosen from the device (`precision.choose_precision`)
+
+    def __post_init__(self):
+        if self.precision is None:
+            self.precision = choose_precision(self.device)
 
     def output_dir(self, stage: str | None = None) -> Path:
         """The folder where this notebook (or another `stage`) saves what it trains."""

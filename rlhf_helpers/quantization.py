@@ -1,19 +1,21 @@
 """4-bit NF4 loading for the chat model (notebooks 04–06), on a GPU or, in the tiny profile, a CPU.
 
 QLoRA-style: the base weights are stored in 4-bit NormalFloat with double quantisation and computed in
-bf16 (GPU) or fp32 (CPU); only small LoRA adapters are trained on top.
+bf16 (GPUs of compute capability ≥ 8.0), fp16 (older GPUs such as a T4) or fp32 (CPU), as chosen by
+`precision.choose_precision`; only small LoRA adapters are trained on top.
 """
 
 from __future__ import annotations
 
 
 def compute_dtype(device: str):
-    """bf16 on GPUs that support it (Ampere and newer), fp16 on older ones (a T4), fp32 on CPU."""
-    import torch
+    """bf16 from compute capability 8.0 (Ampere), fp16 on older GPUs (a T4), fp32 on CPU.
 
-    if device != "cuda":
-        return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    Not `torch.cuda.is_bf16_supported()`: it says True on a T4 too, where bf16 is emulated and slow.
+    """
+    from .precision import choose_precision
+
+    return choose_precision(device).dtype
 
 
 def nf4_config(device: str):
@@ -52,7 +54,10 @@ def load_4bit_causal_lm(model_id: str, device: str):
     from transformers import AutoModelForCausalLM
 
     place = {"": PartialState().local_process_index} if device == "cuda" else {"": "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(model_id, quantization_config=nf4_config(device), device_map=place)
+    # the layers that stay unquantised (embeddings, norms, lm_head) in the compute dtype too: a bf16
+    # checkpoint (Zephyr's) would otherwise keep them in bf16, emulated and slow on a T4
+    model = AutoModelForCausalLM.from_pretrained(model_id, quantization_config=nf4_config(device), device_map=place,
+                                                 dtype=compute_dtype(device))
     keep_cpu_4bit_training_layout(model)
     return model
 

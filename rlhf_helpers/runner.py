@@ -14,8 +14,14 @@ from pathlib import Path
 
 
 def notebooks_dir() -> Path:
-    """The course's `notebooks/` folder (next to the package in a clone)."""
-    return Path(__file__).resolve().parents[1] / "notebooks"
+    """The course's notebooks: `notebooks/` beside the package in a clone, else the copies installed with it."""
+    package = Path(__file__).resolve().parent
+    clone = package.parent
+    folder = clone / "notebooks" if (clone / "pyproject.toml").exists() else package / "notebooks"
+    if not any(folder.glob("[0-9][0-9]_*.ipynb")):
+        raise FileNotFoundError(f"no course notebooks in {folder}: reinstall the package (pip install rlhf-course from "
+                                "the course's repository) or run from a clone of it")
+    return folder
 
 
 def declared_parameters(path: Path) -> set[str]:
@@ -136,17 +142,24 @@ def ensure_stage(profile, stem: str, required_file: str) -> Path:
     (a fresh kernel, its own code, a minute or two); in the full profile, a FileNotFoundError says which
     notebook to run. Notebooks never rely on another notebook's kernel state, only on these files.
     """
+    import shutil
     import tempfile
 
     out = profile.output_dir(stem)
     if (out / required_file).exists():
         return out
     if profile.name != "tiny":
-        raise FileNotFoundError(f"{out / required_file} is missing: run notebooks/{stem}.ipynb first "
-                                f"(profile {profile.name}), or point RLHF_ARTIFACTS_DIR at its artifacts")
+        raise FileNotFoundError(
+            f"{out / required_file} is missing: run notebook {stem}.ipynb first (profile {profile.name}), or point "
+            f"RLHF_ARTIFACTS_DIR at the folder that holds its artifacts. In Colab, whose disk is wiped between "
+            f"sessions, set KEEP_ARTIFACTS_ON_DRIVE = True in the cell after the parameters, in both "
+            f"notebooks: {stem} then saves to your Google Drive and this notebook finds it there.")
     print(f"{stem} has not been run yet in the tiny profile: running it now, headless ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        row = run_notebook(notebooks_dir() / f"{stem}.ipynb", Path(tmp), "tiny")
+        # run a copy: the installed notebooks' folder may be read-only, and the kernel works in its folder
+        (Path(tmp) / "source").mkdir()
+        source = Path(shutil.copy(notebooks_dir() / f"{stem}.ipynb", Path(tmp) / "source"))
+        row = run_notebook(source, Path(tmp), "tiny")
     if not row["ok"] or not (out / required_file).exists():
         raise RuntimeError(f"rebuilding {stem} failed: {row['error'] or required_file + ' was not written'}")
     print(f"{stem} rebuilt in {row['seconds']:.0f} s")

@@ -31,7 +31,9 @@ def test_notebook_skeleton(path):
     source = lambda c: "".join(c["source"])  # noqa: E731
     assert "parameters" in cells[0].get("metadata", {}).get("tags", []), "first code cell must be tagged parameters"
     assert "PROFILE = None" in source(cells[0])
-    assert f'setup("{path.stem}"' in source(cells[1]), "second code cell must call setup() with the notebook's stem"
+    assert 'if "google.colab" in sys.modules' in source(cells[1]), "second code cell must be the Colab install cell"
+    assert "setup(" not in source(cells[1])
+    assert f'setup("{path.stem}"' in source(cells[2]), "third code cell must call setup() with the notebook's stem"
     assert f'report("{path.stem}"' in source(cells[-1]), "last code cell must report the notebook's results"
     text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
     for heading in ("## Summary", "## Questions", "## What you should see", "<details>"):

@@ -58,5 +58,5 @@ def test_ensure_stage_runs_a_missing_stage_in_tiny_and_refuses_in_full(tmp_path,
     tiny = get_profile("09_fake", "tiny")
     out = runner.ensure_stage(tiny, "09_fake", "model.bin")
     assert (out / "model.bin").read_text() == "weights"
-    with pytest.raises(FileNotFoundError, match="run notebooks/09_fake.ipynb first"):
+    with pytest.raises(FileNotFoundError, match="run notebook 09_fake.ipynb first"):
         runner.ensure_stage(get_profile("09_fake", "full"), "09_fake", "model.bin")
