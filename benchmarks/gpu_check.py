@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ppo_full_size.py, beside this file
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # fake_hub.py: the real configurations
 
 GIB = 2**30
 T4_GIB = 15.0
@@ -32,33 +33,30 @@ STEPS = ["01_sft", "02_rm_bert", "03_rm_gpt2", "04_rm_distilroberta", "04_ppo", 
 
 def real_config(model_key: str):
     """The real architecture configuration of a course model (no download): gpt2, bert, distilroberta,
-    zephyr (= Mistral-7B-v0.1 / zephyr-7b-alpha) or toxicity (a roberta-base classifier, 2 labels)."""
-    from transformers import BertConfig, GPT2Config, MistralConfig, RobertaConfig
+    zephyr (= Mistral-7B-v0.1 / zephyr-7b-alpha) or toxicity (a roberta-base classifier, 2 labels).
 
-    if model_key == "gpt2":  # GPT-2 124M
-        return GPT2Config(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
-                          bos_token_id=50256, eos_token_id=50256, pad_token_id=50256)
-    if model_key == "bert":  # bert-base-uncased
-        return BertConfig(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                          intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2, pad_token_id=0)
-    if model_key in ("distilroberta", "toxicity"):  # distilroberta-base: 6 layers; the classifier: roberta-base
-        return RobertaConfig(vocab_size=50265, hidden_size=768, num_hidden_layers=6 if model_key == "distilroberta" else 12,
-                             num_attention_heads=12, intermediate_size=3072, max_position_embeddings=514,
-                             type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                             num_labels=1 if model_key == "distilroberta" else 2)
+    The same configurations the full-profile tests build shrunk (`tests/fake_hub.py`), here at real size.
+    """
+    from fake_hub import real_config as hub_config
+
+    from rlhf_helpers.profiles import FULL_MODELS
+
+    if model_key not in FULL_MODELS:
+        raise ValueError(f"unknown model {model_key!r}: choose gpt2, bert, distilroberta, zephyr or toxicity")
+    config = hub_config(FULL_MODELS[model_key], shrink=False)
+    if model_key == "distilroberta":
+        config.num_labels = 1  # the reward model's one output
+    if model_key in ("gpt2", "zephyr"):  # the ids of the word tokenizer the steps use (`word_tokenizer_for`)
+        config.bos_token_id, config.eos_token_id, config.pad_token_id = 1, 2, 2
     if model_key == "zephyr":
-        return MistralConfig(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                             num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=32768,
-                             rope_theta=10000.0, sliding_window=4096, rms_norm_eps=1e-5, tie_word_embeddings=False,
-                             bos_token_id=1, eos_token_id=2, pad_token_id=2, dtype="bfloat16")
-    raise ValueError(f"unknown model {model_key!r}: choose gpt2, bert, distilroberta, zephyr or toxicity")
+        config.dtype = "bfloat16"
+    return config
 
 
 def tiny_config(model_key: str):
     """The same architecture at toy size (for `--cpu-tiny`)."""
     config = real_config(model_key)
-    small = dict(gpt2=dict(n_embd=32, n_layer=2, n_head=2, vocab_size=512, bos_token_id=511, eos_token_id=511,
-                           pad_token_id=511),
+    small = dict(gpt2=dict(n_embd=32, n_layer=2, n_head=2, vocab_size=512),
                  zephyr=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                              num_key_value_heads=2, vocab_size=512, dtype="float32"))
     config.update(small.get(model_key, dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
