@@ -173,9 +173,23 @@ def test_datasets_are_deterministic_per_seed(tmp_path):
     assert a == b and a != c
 
 
-def test_a_fresh_build_gives_identical_files(world, tmp_path):
-    log = build_toy_world(tmp_path / "again", seed=0)
-    manifest = json.loads((world / "manifest.json").read_text())["files"]
-    assert file_hashes(tmp_path / "again") == manifest
+def test_the_same_seed_builds_identical_files(tmp_path, monkeypatch):
+    """Same seed, same bytes: two builds of a shortened world (fewer rows and training steps, the same code)."""
+    from rlhf_helpers import toy_world
+
+    monkeypatch.setattr(toy_world, "SIZES", {name: {split: min(n, 40) for split, n in splits.items()}
+                                             for name, splits in toy_world.SIZES.items()})
+    for name in ("CHAT_PRETRAIN", "BERT_PRETRAIN", "TOXICITY_TRAIN"):
+        monkeypatch.setattr(toy_world, name, dict(getattr(toy_world, name), n=300, steps=4))
+    build_toy_world(tmp_path / "a", seed=0)
+    build_toy_world(tmp_path / "b", seed=0)
+    assert file_hashes(tmp_path / "a") == file_hashes(tmp_path / "b")
+    assert file_hashes(tmp_path / "a") == json.loads((tmp_path / "a" / "manifest.json").read_text())["files"]
+
+
+def test_the_built_world_passes_its_sanity_checks(world):
+    log = json.loads((world / "build_log.json").read_text())
     assert log["toxicity_heldout_accuracy"] > 0.9
+    assert log["bert_pretraining_loss_first_last"][1] < log["bert_pretraining_loss_first_last"][0]
+    assert log["chat_loss_first_last"][1] < log["chat_loss_first_last"][0]
     print(f"toy world build: {log['seconds_total']:.1f} s")  # timing is reported, not asserted (shared CPUs)
