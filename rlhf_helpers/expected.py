@@ -29,6 +29,8 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "rougeL_base": E("ROUGE-L, base model", (0.0, 0.15), "≈ 0.1 (pretrained GPT-2 rambles)"),
         "rougeL_sft": E("ROUGE-L, after SFT", (0.6, 0.95), "≈ 0.25–0.3 after 2,000 steps"),
         "rougeL_gain": E("ROUGE-L gain from SFT", (0.4, None), "≈ +0.15", (0.05, None)),
+        "rougeL_other_post": E("ROUGE-L against another post's reference", (0.3, 0.9),
+                               "far below the own-post score (real summaries share little template)"),
         "train_loss_first": E("training loss, first log", (2.0, 8.0), "≈ 2.7"),
         "train_loss_last": E("training loss, last log", (0.05, 1.2), "≈ 2.0"),
     },
@@ -47,6 +49,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "ultrafeedback_buggy_eval_accuracy": E("UltraFeedback, buggy: accuracy", (0.3, 0.7), "≈ 0.5 (chance)"),
         "ultrafeedback_buggy_train_loss": E("UltraFeedback, buggy: last loss", (0.6930, 0.6932), "ln 2 = 0.6931",
                                             (0.6930, 0.6932)),
+        "old_rule_equal_share": E("old rule (before the first pad): r_c = r_r", (0.9, 1.0), "≈ 1 (the same mechanism)"),
     },
     "04_ppo_zephyr": {
         "rm_eval_accuracy": E("reward-model accuracy", (0.8, 1.0), "≈ 0.65–0.7 (hh-rlhf is noisy)"),
@@ -65,7 +68,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "our_minus_trainer_loss": E("our DPO loss − DPOTrainer's", (-1e-3, 1e-3), "≈ 0", (-1e-3, 1e-3)),
     },
     "06_toxicity_eval": {
-        "toxicity_base": E("mean toxicity, base", (0.3, 0.7), "low on hh-rlhf, higher on challenging RTP"),
+        "toxicity_base": E("mean toxicity, base", (0.3, 0.7), "low on hh-rlhf, higher on toxic RTP prompts"),
         "toxicity_ppo": E("mean toxicity, PPO", (0.0, 0.15), "at or below the base"),
         "toxicity_dpo": E("mean toxicity, DPO", (0.0, 0.25), "at or below the base"),
         "ci_gap_ppo": E("base's lower CI end − PPO's upper end", (0.0, None), "may overlap (≤ 0)"),
