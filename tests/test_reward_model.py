@@ -267,3 +267,8 @@ def test_reward_model_scorer_scores_a_text_as_reward_trainer_trained_on_it(toy, 
     without_eos = model(**tok([text], return_tensors="pt")).logits.squeeze().item()
     assert abs(without_eos - trained_reward) > 1e-3  # the appended EOS does change this model's score...
     assert scored == pytest.approx(trained_reward, abs=1e-5)  # ...so the scorer must append it too
+
+
+def test_reward_lora_config_knows_gpt2_conv1d_layout():
+    assert reward_lora_config(GPT2_LORA_TARGETS, head=REWARD_HEADS["gpt2"]).fan_in_fan_out is True
+    assert reward_lora_config(BERT_LORA_TARGETS, head=REWARD_HEADS["bert"]).fan_in_fan_out is False
