@@ -46,7 +46,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "eval_accuracy": E("Dahoas win rate (accuracy)", (0.85, 1.0), "≈ 0.9+ (synthetic pairs are easy)"),
         "scratch_eval_accuracy": E("Dahoas, reward model from scratch", (0.75, 1.0), "close to RewardTrainer's"),
         "ultrafeedback_eval_accuracy": E("UltraFeedback, fixed", (0.85, 1.0), "≈ 0.65–0.7"),
-        "ultrafeedback_buggy_eval_accuracy": E("UltraFeedback, buggy: accuracy", (0.3, 0.7), "≈ 0.5 (chance)"),
+        "ultrafeedback_buggy_eval_accuracy": E("UltraFeedback, buggy: accuracy", (0.2, 0.8), "as untrained, near 0.5"),
         "ultrafeedback_buggy_train_loss": E("UltraFeedback, buggy: last loss", (0.6930, 0.6932), "ln 2 = 0.6931",
                                             (0.6930, 0.6932)),
         "old_rule_equal_share": E("old rule (before the first pad): r_c = r_r", (0.9, 1.0), "≈ 1 (the same mechanism)"),
