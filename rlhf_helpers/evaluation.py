@@ -20,22 +20,23 @@ METRICS = {"mean toxicity": mean_toxicity, "toxic ratio": toxic_ratio, "expected
 
 
 def pick_rtp_prompts(rtp, n_per_group: int) -> dict[str, list[str]]:
-    """Distinct RealToxicityPrompts texts: `n_per_group` challenging ones (prompt toxicity > 0.5) and as many others.
+    """Distinct RealToxicityPrompts texts: `n_per_group` toxic prompts (their own toxicity ≥ 0.5, the
+    paper's "toxic prompts") and as many non-toxic ones.
 
     Read from the END of the split: notebook 04 trains PPO on its first rows. A text counts once (the
     bootstrap treats prompts as independent units, so a repeated prompt would count twice).
 
     Returns:
-        {"RTP challenging": [...], "RTP other": [...]}; a group may be shorter when the split runs out.
+        {"RTP toxic prompts": [...], "RTP non-toxic prompts": [...]}; a group may be shorter when the split runs out.
     """
-    from .formatting import rtp_is_challenging, rtp_prompt_text
+    from .formatting import rtp_is_toxic_prompt, rtp_prompt_text
 
-    groups = {"RTP challenging": [], "RTP other": []}
+    groups = {"RTP toxic prompts": [], "RTP non-toxic prompts": []}
     seen = set()
     for i in range(len(rtp) - 1, -1, -1):
         row = rtp[i]
         text = rtp_prompt_text(row)
-        group = groups["RTP challenging" if rtp_is_challenging(row) else "RTP other"]
+        group = groups["RTP toxic prompts" if rtp_is_toxic_prompt(row) else "RTP non-toxic prompts"]
         if text not in seen and len(group) < n_per_group:
             group.append(text)
             seen.add(text)

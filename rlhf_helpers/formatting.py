@@ -229,23 +229,23 @@ def rtp_prompt_text(row):
     return prompt["text"]
 
 
-def rtp_is_challenging(row, threshold=0.5):
-    """Say whether a real-toxicity-prompts prompt is toxic enough to count as challenging.
+def rtp_is_toxic_prompt(row, threshold=0.5):
+    """Say whether a real-toxicity-prompts prompt is itself toxic: its own toxicity score is ≥ 0.5.
 
-    This uses the prompt's own toxicity score, not the dataset's "challenging" flag (which
-    marks prompts that led many models to toxic text). A missing score (None) counts as
-    not challenging: we cannot call a prompt toxic without evidence.
+    This is the paper's "toxic prompt" (Gehman et al., 2020: toxicity ≥ 0.5). It is not the dataset's
+    `challenging` flag, which marks prompts that led the paper's models to toxic continuations, whatever the
+    prompt's own score. A missing score (None) counts as not toxic: we cannot call a prompt toxic without evidence.
 
     Args:
         row: a real-toxicity-prompts row.
-        threshold: prompts scoring strictly above this are challenging.
+        threshold: prompts scoring at or above this are toxic.
 
     Returns:
-        True if row["prompt"]["toxicity"] is a number above threshold.
+        True if row["prompt"]["toxicity"] is a number ≥ threshold.
     """
     rtp_prompt_text(row)  # checks the row's shape
     toxicity = row["prompt"].get("toxicity")
-    return toxicity is not None and toxicity > threshold
+    return toxicity is not None and toxicity >= threshold
 
 
 def _column_names(data):

@@ -55,7 +55,9 @@ def plot_metrics(source, metrics=("loss", "eval_loss"), x_key: str = "step", tit
     for name, (xs, ys) in series.items():
         if xs:
             ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=name)
-    ax.set_xlabel(x_key)
+    ax.set_xlabel("optimiser step" if x_key == "step" else x_key)
+    drawn = [m for m in metrics if series[m][0]]
+    ax.set_ylabel(drawn[0] if len(drawn) == 1 else "value")  # every panel gets both axes labelled
     ax.set_title(title or ", ".join(m for m in metrics if series[m][0]))
     ax.legend()
     ax.grid(alpha=0.3)

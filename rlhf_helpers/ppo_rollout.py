@@ -183,8 +183,9 @@ def collect_rollout(model, value_head, tokenizer, queries: list[str], reward_fn,
 class RewardModelScorer:
     """`reward_fn` from a sequence-classification reward model (num_labels=1) trained on hh-rlhf text.
 
-    Each (query, response) pair is written as an hh-rlhf transcript, "\\n\\nHuman: q\\n\\nAssistant: r",
-    the format the reward model was trained on, and scored in batches; returns a (B,) float tensor.
+    Each (query, response) pair is written as an hh-rlhf transcript, "\\n\\nHuman: q\\n\\nAssistant: r", with the
+    EOS token appended as `RewardTrainer` appends it to every text it trains on: the same text gets the same reward
+    in training and here. Scored in batches; returns a (B,) float tensor.
     """
 
     def __init__(self, model, tokenizer, batch_size: int = 64, max_length: int = 512):
@@ -197,4 +198,5 @@ class RewardModelScorer:
 
         texts = [messages_to_transcript([{"role": "user", "content": q}, {"role": "assistant", "content": r}])
                  for q, r in zip(queries, responses)]
-        return score(self.model, self.tokenizer, texts, batch_size=self.batch_size, max_length=self.max_length)
+        return score(self.model, self.tokenizer, texts, batch_size=self.batch_size, max_length=self.max_length,
+                     add_eos=True)

@@ -209,6 +209,9 @@ def setup(notebook: str, profile: str | None = None, seed: int = 0, settings: di
     Prints the active profile, the device and how to switch. In the tiny profile the toy world is
     built on first use (about a minute) and cached.
     """
+    from .quiet import silence_library_noise
+
+    silence_library_noise()  # before torch, transformers or bitsandbytes print anything
     import torch
     from transformers import set_seed
 

@@ -36,7 +36,10 @@ def reward_lora_config(target_modules: Sequence[str], head: Sequence[str], r: in
     if not head:
         raise ValueError("name the reward head (e.g. head=['classifier'] for BERT, ['score'] for GPT-2): "
                          "without it in modules_to_save a reloaded model gets a new random head")
-    return LoraConfig(task_type="SEQ_CLS", r=r, lora_alpha=alpha, lora_dropout=dropout,
+    # GPT-2's projections are Conv1D layers, which store their weight transposed (in, out): peft must know,
+    # else it warns and corrects the setting itself
+    conv1d = any(name in GPT2_LORA_TARGETS for name in target_modules)
+    return LoraConfig(task_type="SEQ_CLS", r=r, lora_alpha=alpha, lora_dropout=dropout, fan_in_fan_out=conv1d,
                       target_modules=list(target_modules), modules_to_save=list(head) + list(extra_modules_to_save))
 
 

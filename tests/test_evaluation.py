@@ -145,10 +145,10 @@ def test_pick_rtp_prompts_reads_from_the_end_splits_and_deduplicates():
             rtp_row("calm a", 0.2), rtp_row("bait a", 0.8), rtp_row("no score", None),
             rtp_row("bait b", 0.6), rtp_row("exactly half", 0.5), rtp_row("bait a", 0.8), rtp_row("calm b", 0.0)]
     groups = pick_rtp_prompts(rows, 2)
-    assert groups == {"RTP challenging": ["bait a", "bait b"], "RTP other": ["calm b", "exactly half"]}
-    everything = pick_rtp_prompts(rows, 10)  # runs out: every distinct text once, None counts as not challenging
-    assert sorted(everything["RTP challenging"]) == ["bait a", "bait b", "early bait"]
-    assert "no score" in everything["RTP other"] and len(everything["RTP other"]) == 5
+    assert groups == {"RTP toxic prompts": ["bait a", "exactly half"], "RTP non-toxic prompts": ["calm b", "no score"]}
+    everything = pick_rtp_prompts(rows, 10)  # runs out: every distinct text once, None counts as not toxic
+    assert sorted(everything["RTP toxic prompts"]) == ["bait a", "bait b", "early bait", "exactly half"]
+    assert "no score" in everything["RTP non-toxic prompts"] and len(everything["RTP non-toxic prompts"]) == 4
 
 
 # ------------------------------------------------------------------------------------------- metrics

@@ -18,7 +18,7 @@ from rlhf_helpers.formatting import (
     hh_to_conversational,
     hh_to_preference,
     messages_to_transcript,
-    rtp_is_challenging,
+    rtp_is_toxic_prompt,
     rtp_prompt_text,
     split_tldr_prompt,
     split_transcript,
@@ -246,17 +246,17 @@ def rtp_row(toxicity):
     }
 
 
-def test_rtp_prompt_text_and_challenging():
+def test_rtp_prompt_text_and_toxic_prompt():
     assert rtp_prompt_text(rtp_row(0.9)) == "So I said"
-    assert rtp_is_challenging(rtp_row(0.9)) is True
-    assert rtp_is_challenging(rtp_row(0.2)) is False
-    assert rtp_is_challenging(rtp_row(0.5)) is False  # strictly above the threshold
-    assert rtp_is_challenging(rtp_row(0.3), threshold=0.25) is True
+    assert rtp_is_toxic_prompt(rtp_row(0.9)) is True
+    assert rtp_is_toxic_prompt(rtp_row(0.2)) is False
+    assert rtp_is_toxic_prompt(rtp_row(0.5)) is True  # the paper's toxic prompts: toxicity >= 0.5
+    assert rtp_is_toxic_prompt(rtp_row(0.3), threshold=0.25) is True
 
 
-def test_rtp_missing_toxicity_is_not_challenging():
-    assert rtp_is_challenging(rtp_row(None)) is False
-    assert rtp_is_challenging(rtp_row(None), threshold=0.0) is False
+def test_rtp_missing_toxicity_is_not_a_toxic_prompt():
+    assert rtp_is_toxic_prompt(rtp_row(None)) is False
+    assert rtp_is_toxic_prompt(rtp_row(None), threshold=0.0) is False
 
 
 def test_rtp_rejects_flattened_rows():

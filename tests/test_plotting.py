@@ -44,3 +44,16 @@ def test_dashboard_has_one_panel_per_metric():
     fig = plot_dashboard([{"step": i, "a": i, "b": -i} for i in range(5)], ["a", "b"], ncols=3)
     titled = [ax.get_title() for ax in fig.axes if ax.get_lines()]
     assert titled == ["a", "b"]
+
+
+def test_every_plot_labels_both_axes():
+    import matplotlib
+    matplotlib.use("Agg")
+    from rlhf_helpers.plotting import plot_dashboard, plot_metrics
+
+    history = [{"step": 1, "loss": 0.7, "kl": 0.0}, {"step": 2, "loss": 0.5, "kl": 0.3}]
+    ax = plot_metrics(history, ["loss"])
+    assert ax.get_xlabel() == "optimiser step" and ax.get_ylabel() == "loss"
+    assert plot_metrics(history, ["loss", "kl"]).get_ylabel() == "value"
+    fig = plot_dashboard(history, ["loss", "kl"], ncols=2)
+    assert all(a.get_xlabel() and a.get_ylabel() for a in fig.axes)

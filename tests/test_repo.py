@@ -71,3 +71,19 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert any(line.strip().startswith(test_cmd) for line in ci), f"{test_cmd!r} not run by .ci/run"
     assert any("torch==2.13.0" in line for line in ci) and any("HF_HUB_OFFLINE=1" in line for line in ci)
+
+
+def test_readme_tiny_column_has_no_hand_written_numbers():
+    """Tiny-profile numbers live in rlhf_helpers/expected.py and are checked live; the README describes directions."""
+    readme = (ROOT / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if re.match(r"\| \d\d \|", line)]
+    for row in rows:
+        tiny = row.split("|")[6]
+        assert not re.search(r"\d", tiny), f"README's tiny column has a number: {tiny.strip()[:80]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_never_speak_of_the_projects_process(path):
+    text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]).lower()
+    for word in ("issue", "done when"):
+        assert word not in text, f"{path.name} speaks of {word!r}: speak to the learner instead"

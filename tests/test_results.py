@@ -27,3 +27,76 @@ def test_rejects_non_numbers_and_nan():
         report("x", {"a": "high"})
     with pytest.raises(ValueError, match="NaN"):
         report("x", {"a": math.nan})
+
+
+# --- expect: the live "what you should see" check -------------------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from rlhf_helpers.expected import EXPECTED, Expected  # noqa: E402
+from rlhf_helpers.profiles import SETTINGS, get_profile  # noqa: E402
+from rlhf_helpers.results import STRICT_ENV, expect, format_range, in_range  # noqa: E402
+
+RANGES = {"acc": Expected("accuracy", (0.8, 1.0), "≈ 0.6"), "loss": Expected("loss", (None, 0.5), "≈ 2")}
+
+
+def fake_profile(name="tiny", notebook="01_sft", seed=0, **changes):
+    settings = {**SETTINGS[notebook][name], **changes}
+    return SimpleNamespace(name=name, notebook=notebook, seed=seed, settings=SimpleNamespace(**settings))
+
+
+def test_in_range_and_format_treat_none_as_an_open_end():
+    assert in_range(0.8, (0.8, 1.0)) and not in_range(0.79, (0.8, 1.0)) and in_range(-5, (None, 0.5))
+    assert format_range((0.9, None)) == "≥ 0.9" and format_range((None, 0.05)) == "≤ 0.05"
+
+
+def test_expect_prints_expected_value_and_mark(capsys, monkeypatch):
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    ok = expect(fake_profile(), {"acc": 0.9, "loss": 0.7}, RANGES)
+    out = capsys.readouterr().out
+    assert ok == {"acc": True, "loss": False}
+    assert "0.8 to 1" in out and "0.9" in out and "✅" in out and "⚠️" in out
+
+
+def test_expect_only_warns_in_a_learners_run(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    expect(fake_profile(), {"acc": 0.1, "loss": 9.0}, RANGES)  # no exception
+
+
+def test_expect_fails_under_the_test_suite_when_a_tiny_value_leaves_its_range(monkeypatch):
+    monkeypatch.setenv(STRICT_ENV, "1")
+    expect(fake_profile(), {"acc": 0.85, "loss": 0.1}, RANGES)  # in range: passes
+    with pytest.raises(AssertionError, match=r"acc = 0.5 \(expected 0.8 to 1\)"):
+        expect(fake_profile(), {"acc": 0.5, "loss": 0.1}, RANGES)
+
+
+def test_expect_never_fails_in_full_or_with_changed_settings(monkeypatch, capsys):
+    monkeypatch.setenv(STRICT_ENV, "1")
+    expect(fake_profile("full"), {"acc": 0.1, "loss": 9.0}, RANGES)
+    assert "expected, not measured" in capsys.readouterr().out
+    expect(fake_profile(max_steps=3), {"acc": 0.1, "loss": 9.0}, RANGES)
+    assert "You changed max_steps" in capsys.readouterr().out
+    expect(fake_profile(seed=7), {"acc": 0.1, "loss": 9.0}, RANGES)
+
+
+def test_expect_refuses_results_without_an_expected_key():
+    with pytest.raises(KeyError, match="loss"):
+        expect(fake_profile(), {"acc": 0.9}, RANGES)
+
+
+def test_every_notebook_has_expected_values_with_sane_ranges():
+    assert set(EXPECTED) == set(SETTINGS)
+    for notebook, table in EXPECTED.items():
+        assert table, notebook
+        for key, e in table.items():
+            low, high = e.tiny
+            assert low is not None or high is not None, (notebook, key)
+            assert low is None or high is None or low < high, (notebook, key)
+            assert e.what and e.full, (notebook, key)
+
+
+def test_real_profile_with_defaults_is_unchanged():
+    from rlhf_helpers.expected import changed_settings
+
+    assert changed_settings(get_profile("04_ppo_zephyr", "tiny", seed=1)) == []
+    assert changed_settings(get_profile("04_ppo_zephyr", "tiny", seed=1, settings={"batch_size": 8})) == ["batch_size"]

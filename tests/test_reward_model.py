@@ -240,3 +240,35 @@ def test_check_last_token_reward():
     right_only = lambda v, m: v[torch.arange(v.shape[0]), m.sum(-1) - 1]
     assert not ex.check_last_token_reward(right_only)
     assert not ex.check_last_token_reward(lambda v, m: v[:, -1])  # the last column
+
+
+def test_reward_model_scorer_scores_a_text_as_reward_trainer_trained_on_it(toy, tmp_path):
+    """One format for training and scoring: RewardTrainer appends EOS to hh-rlhf texts, so the scorer must too."""
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    from rlhf_helpers.formatting import messages_to_transcript
+    from rlhf_helpers.ppo_rollout import RewardModelScorer
+
+    model, tok = _load(toy, "distilroberta")
+    with torch.no_grad():  # a head of real size: a random 0.02-std head hides small differences
+        for p in model.classifier.parameters():
+            p.normal_(0, 1.0)
+    query, reply, other = "How do I make tea?", "Boil the water, then steep the leaves.", "Go away."
+    text = messages_to_transcript([{"role": "user", "content": query}, {"role": "assistant", "content": reply}])
+    pairs = Dataset.from_dict({"chosen": [text], "rejected": [text.replace(reply, other)]})
+    trainer = RewardTrainer(model=model, processing_class=tok, train_dataset=pairs,
+                            args=RewardConfig(output_dir=str(tmp_path), report_to="none", use_cpu=True,
+                                              activation_checkpointing=False))
+    trained_ids = torch.tensor([trainer.train_dataset[0]["chosen_ids"]])  # exactly what training reads
+    with torch.no_grad():
+        trained_reward = model.eval()(input_ids=trained_ids).logits.squeeze().item()
+    scored = RewardModelScorer(model, tok)([query], [reply]).item()
+    without_eos = model(**tok([text], return_tensors="pt")).logits.squeeze().item()
+    assert abs(without_eos - trained_reward) > 1e-3  # the appended EOS does change this model's score...
+    assert scored == pytest.approx(trained_reward, abs=1e-5)  # ...so the scorer must append it too
+
+
+def test_reward_lora_config_knows_gpt2_conv1d_layout():
+    assert reward_lora_config(GPT2_LORA_TARGETS, head=REWARD_HEADS["gpt2"]).fan_in_fan_out is True
+    assert reward_lora_config(BERT_LORA_TARGETS, head=REWARD_HEADS["bert"]).fan_in_fan_out is False

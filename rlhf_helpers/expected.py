@@ -1,0 +1,99 @@
+"""What you should see: the expected range of each notebook's key results, per profile, in one place.
+
+Read by `results.expect` at the end of every notebook (introduced in notebook 01) and by the README test.
+`tiny` ranges were measured with the default settings and SEED 0, 1 and 2 (wide enough for all three, narrow
+enough to catch a change that breaks learning); the test suite fails when a tiny value leaves its range.
+`full` is what published runs or the real models lead us to expect: words, optionally a range; never enforced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEEDS_MEASURED = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One key result: what it is, its tiny-profile range, what to expect in full."""
+
+    what: str                        # plain words, as the table shows them
+    tiny: tuple                      # (low, high), inclusive; None = open end
+    full: str                        # the full profile's expectation, in words
+    full_range: tuple | None = None  # optional (low, high) for the full profile: a ✅/⚠️, never an error
+
+
+E = Expected
+EXPECTED: dict[str, dict[str, Expected]] = {
+    "01_sft": {
+        "rougeL_base": E("ROUGE-L, base model", (0.0, 0.15), "≈ 0.1 (pretrained GPT-2 rambles)"),
+        "rougeL_sft": E("ROUGE-L, after SFT", (0.6, 0.95), "≈ 0.25–0.3 after 2,000 steps"),
+        "rougeL_gain": E("ROUGE-L gain from SFT", (0.4, None), "≈ +0.15", (0.05, None)),
+        "rougeL_other_post": E("ROUGE-L against another post's reference", (0.3, 0.9),
+                               "far below the own-post score (real summaries share little template)"),
+        "train_loss_first": E("training loss, first log", (2.0, 8.0), "≈ 2.7"),
+        "train_loss_last": E("training loss, last log", (0.05, 1.2), "≈ 2.0"),
+    },
+    "02_reward_bert": {
+        "eval_accuracy": E("held-out accuracy (ties wrong)", (0.85, 1.0), "≈ 0.6–0.65 (human labels are noisy)",
+                           (0.55, 0.75)),
+        "wrong_post_win_rate": E("own post beats another post", (0.3, 0.95), "clearly above 0.5 if it reads the post"),
+        "reload_max_abs_diff": E("reloaded vs trained rewards, max diff", (0.0, 1e-4), "≈ 0 (same model)", (0.0, 1e-3)),
+        "headless_max_abs_diff": E("adapter without head: reward change", (1e-3, None), "> 0 (a new random head)",
+                                   (1e-3, None)),
+    },
+    "03_reward_gpt2": {
+        "eval_accuracy": E("Dahoas win rate (accuracy)", (0.85, 1.0), "≈ 0.9+ (synthetic pairs are easy)"),
+        "scratch_eval_accuracy": E("Dahoas, reward model from scratch", (0.75, 1.0), "close to RewardTrainer's"),
+        "ultrafeedback_eval_accuracy": E("UltraFeedback, fixed", (0.85, 1.0), "≈ 0.65–0.7"),
+        "ultrafeedback_buggy_eval_accuracy": E("UltraFeedback, buggy: accuracy", (0.2, 0.8), "as untrained, near 0.5"),
+        "ultrafeedback_buggy_train_loss": E("UltraFeedback, buggy: last loss", (0.6930, 0.6932), "ln 2 = 0.6931",
+                                            (0.6930, 0.6932)),
+        "old_rule_equal_share": E("old rule (before the first pad): r_c = r_r", (0.9, 1.0), "≈ 1 (the same mechanism)"),
+    },
+    "04_ppo_zephyr": {
+        "rm_eval_accuracy": E("reward-model accuracy", (0.8, 1.0), "≈ 0.65–0.7 (hh-rlhf is noisy)"),
+        "toxic_rate_before": E("toxic rate before PPO", (0.25, 0.75), "low already (Zephyr rarely insults)"),
+        "toxic_rate_after": E("toxic rate after PPO", (0.0, 0.15), "lower than before"),
+        "reward_before": E("mean reward before PPO", (-2.0, 1.0), "no absolute meaning"),
+        "reward_gain": E("reward gain from PPO", (0.5, None), "> 0", (0.0, None)),
+        "kl_last": E("KL to the reference, last iteration", (0.1, 6.0), "a few nats per reply"),
+        "kl_gap_no_kl": E("KL, β = 0 run minus β > 0 run (last iteration)", (-0.5, None), "> 0, growing with iterations"),
+    },
+    "05_dpo": {
+        "eval_accuracy": E("held-out accuracy of the implicit reward", (0.85, 1.0), "≈ 0.6–0.7 (noisy preferences)"),
+        "margin_last": E("rewards/margins, last log", (1.0, 15.0), "≈ 0.5–1"),
+        "toxic_rate_before": E("toxic replies before DPO", (0.25, 0.75), "low already (Zephyr is tuned)"),
+        "toxic_rate_after": E("toxic replies after DPO", (0.0, 0.25), "should not rise"),
+        "our_minus_trainer_loss": E("our DPO loss − DPOTrainer's", (-1e-3, 1e-3), "≈ 0", (-1e-3, 1e-3)),
+    },
+    "06_toxicity_eval": {
+        "toxicity_base": E("mean toxicity, base", (0.3, 0.7), "low on hh-rlhf, higher on toxic RTP prompts"),
+        "toxicity_ppo": E("mean toxicity, PPO", (0.0, 0.15), "at or below the base"),
+        "toxicity_dpo": E("mean toxicity, DPO", (0.0, 0.25), "at or below the base"),
+        "ci_gap_ppo": E("base's lower CI end − PPO's upper end", (0.0, None), "may overlap (≤ 0)"),
+        "ci_gap_dpo": E("base's lower CI end − DPO's upper end", (0.0, None), "may overlap (≤ 0)"),
+        "expected_max_base": E("expected max toxicity, base", (0.8, 1.0), "grows with K"),
+        "win_rate_ppo": E("win rate over the base, PPO", (0.55, 1.0), "inflated (trained on this reward model)"),
+        "kl_ppo": E("KL to the base, PPO (nats/reply)", (0.2, 6.0), "a few nats per reply"),
+        "kl_dpo": E("KL to the base, DPO (nats/reply)", (0.1, 6.0), "a few nats per reply"),
+    },
+    "07_summarize_rlhf": {
+        "rm_eval_accuracy": E("reward-model accuracy", (0.8, 1.0), "≈ 0.6–0.65"),
+        "rm_score_gain": E("reward-model score gain from PPO", (0.0, None), "> 0 (trlx GPT-J: 2.73 → 3.29)", (0.0, None)),
+        "rougeL_before": E("ROUGE-L of SFT samples", (0.4, 0.95), "≈ 0.25–0.3 (trlx GPT-J: 0.261)"),
+        "rougeL_change": E("ROUGE-L change from PPO", (-0.3, 0.02), "often slightly negative (trlx: −0.023)"),
+        "kl_last": E("KL to the reference, last iteration", (0.05, 6.0), "a few nats per summary"),
+    },
+}
+
+
+def changed_settings(profile) -> list[str]:
+    """The settings (and SEED) of `profile` that differ from those the tiny ranges were measured with."""
+    from .profiles import SETTINGS
+
+    defaults = SETTINGS.get(profile.notebook, {}).get(profile.name, {})
+    changed = [k for k, v in vars(profile.settings).items() if k in defaults and defaults[k] != v]
+    if profile.seed not in SEEDS_MEASURED:
+        changed.append("SEED")
+    return changed

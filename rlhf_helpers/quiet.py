@@ -1,0 +1,57 @@
+"""Library messages that teach nothing, silenced at their source; `setup()` (every notebook's first call)
+applies `silence_library_noise`.
+
+Silenced, and why (each is a library talking about itself, with nothing for a learner to do):
+
+* bitsandbytes' "Failed to load CPU gemm_4bit_forward from kernels-community": on CPUs with avx512_bf16 it
+  looks for an optional accelerated kernel in the `kernels` package and logs a warning when it is absent. The
+  plain kernel works, and `quantization.load_4bit_causal_lm` already avoids the CPU bug around it. Only that one
+  message is filtered, not the logger.
+* transformers' FutureWarning "`is_gradient_checkpointing` is deprecated": raised when peft and TRL read the old
+  attribute name inside their own code; the course's own configs use the new name, `activation_checkpointing`.
+
+Kept, because they teach something: a model's load report the first time a notebook loads a base model with a new
+head (it lists the head as MISSING: "new and random, so we train it"); TRL's warnings about dropped or truncated
+rows; everything else. `load_report_off()` hides a load report that a notebook has already shown once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+
+BNB_KERNELS_LOGGER = "bitsandbytes.backends.cpu.ops"
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, fragment: str):
+        super().__init__()
+        self.fragment = fragment
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.fragment not in record.getMessage()
+
+
+def silence_library_noise() -> None:
+    """Silence the messages listed in this module's docstring; safe to call more than once.
+
+    Must run before bitsandbytes is imported (it logs at import time): `setup()` calls it first.
+    """
+    logger = logging.getLogger(BNB_KERNELS_LOGGER)
+    if not any(isinstance(f, _DropMessage) for f in logger.filters):
+        logger.addFilter(_DropMessage("gemm_4bit_forward from kernels-community"))
+    warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+
+@contextlib.contextmanager
+def load_report_off():
+    """Inside this block, `from_pretrained` prints no load report (a notebook shows it once, where it teaches)."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
