@@ -144,8 +144,9 @@ def to_yaml(name: str, profile: str, values: dict) -> str:
     import yaml
 
     r = RECIPES[name]
-    run = (f"accelerate launch -m rlhf_helpers.train_ppo --config recipes/{name}.yaml" if r.command == "ppo"
-           else f"trl {r.command} --config recipes/{name}.yaml")
+    where = f"recipes/{name}.yaml" if profile == "full" else "<this file>"
+    run = (f"accelerate launch -m rlhf_helpers.train_ppo --config {where}" if r.command == "ppo"
+           else f"trl {r.command} --config {where}")
     head = [f"# {name}: notebook {r.notebook}, {profile} profile. Written by `python -m rlhf_helpers.recipes write "
             f"--profile {profile}` from profiles.SETTINGS[{r.notebook!r}][{profile!r}]: edit SETTINGS, not this file.",
             f"# Run from the repository root: {run}"]
@@ -155,10 +156,11 @@ def to_yaml(name: str, profile: str, values: dict) -> str:
 
 
 def write_recipe(name: str, profile: str, out_dir, root: str | None = None, settings: dict | None = None,
-                 prepare: bool = False, **fields) -> Path:
+                 prepare: bool = False, max_rows: int | None = None, **fields) -> Path:
     """Write recipe `name` to `out_dir/<name>.yaml`; `fields` replace recipe keys (e.g. iterations=4).
 
-    With prepare=True also write the data it reads (`prepare_data`). Returns the file's path.
+    With prepare=True also write the data it reads (`prepare_data`, the first `max_rows` rows of each split).
+    Returns the file's path.
     """
     values = recipe_values(name, profile, root, settings)
     values.update(fields)
@@ -166,11 +168,12 @@ def write_recipe(name: str, profile: str, out_dir, root: str | None = None, sett
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_yaml(name, profile, values))
     if prepare and RECIPES[name].prepare:
-        prepare_data(name, profile, root)
+        prepare_data(name, profile, root, max_rows=max_rows)
     return path
 
 
-def prepare_data(name: str, profile: str = "full", root: str | None = None, seed: int = 0) -> Path | None:
+def prepare_data(name: str, profile: str = "full", root: str | None = None, seed: int = 0,
+                 max_rows: int | None = None) -> Path | None:
     """Write the copy of recipe `name`'s dataset in the format `trl`'s script reads; None if it reads the original.
 
     sft: TL;DR with `label` renamed `completion`; dpo: hh-rlhf as chat messages (`to_preference_dataset`);
@@ -193,7 +196,7 @@ def prepare_data(name: str, profile: str = "full", root: str | None = None, seed
     out = Path(data_path(name, root or RUNS))
     out.mkdir(parents=True, exist_ok=True)
     for split in ("train", "test"):
-        rows = raw[split]
+        rows = raw[split].select(range(min(max_rows or len(raw[split]), len(raw[split]))))
         if r.prepare == "sft":
             rows = [{"prompt": row["prompt"], "completion": row["label"]} for row in rows]
         elif r.prepare == "dpo":
