@@ -1,0 +1,143 @@
+"""Two CPU processes (gloo), as a multi-GPU run uses them: the course's PPO script and trl's CLI recipes.
+
+`accelerate launch --cpu --num_processes 2` starts a single process (accelerate 1.15 always uses its
+single-process launcher with --cpu), so the runs use `--multi_gpu --num_processes 2` with `cpu: true`
+(`use_cpu: true` for trl) in the recipe: two gloo ranks whose DDP really averages gradients.
+Each run is tiny (a few iterations or two optimiser steps); most of the time is spent importing.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlhf_helpers.recipes import write_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PPO_ITERATIONS = 6
+
+
+def free_port() -> int:
+    """A free TCP port for the rendezvous (other runs on the machine may hold the default 29500)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def two_cpu_processes() -> list[str]:
+    """`accelerate launch` arguments for two local processes, with a free rendezvous port."""
+    return ["--multi_gpu", "--num_processes", "2", "--main_process_port", str(free_port())]
+
+
+def run(argv: list[str], timeout: int = 300) -> str:
+    """Run `argv` from the repository root, offline, one thread per process; returns its output."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"two-process run failed ({' '.join(argv)}):\n{output[-3000:]}"
+    return output
+
+
+@pytest.fixture(scope="module")
+def world():
+    from rlhf_helpers.profiles import get_profile
+    from rlhf_helpers.toy_world import ensure_toy_world
+
+    ensure_toy_world(0)
+    return get_profile("04_ppo_zephyr", "tiny")
+
+
+# --------------------------------------------------------------------------- the course's PPO
+@pytest.fixture(scope="module")
+def ppo_run(world, tmp_path_factory):
+    """The tiny chat PPO recipe (notebook 04) for a few iterations on two processes; returns its folder.
+
+    The reward is the toy toxicity classifier's log p(nothate | reply), so no reward model has to be trained first.
+    """
+    out = tmp_path_factory.mktemp("ppo")
+    recipe = write_recipe("ppo_zephyr", "tiny", out, root=str(out),
+                          settings=dict(ppo_iterations=PPO_ITERATIONS, batch_size=16, mini_batch_size=8, max_new_tokens=16),
+                          reward_model_path=world.models["toxicity"], reward_label="nothate", log_every_rank=True)
+    run([str(BIN / "accelerate"), "launch", *two_cpu_processes(), "-m", "rlhf_helpers.train_ppo", "--config", str(recipe)])
+    return out / "ppo_zephyr"
+
+
+def test_ppo_trainable_weights_are_identical_on_both_ranks(ppo_run):
+    rank0, rank1 = (torch.load(ppo_run / f"rank{i}.pt") for i in (0, 1))
+    assert rank0.keys() == rank1.keys() and any(k.startswith("value_head.") for k in rank0)
+    different = [k for k in rank0 if not torch.equal(rank0[k], rank1[k])]
+    assert not different, f"DDP left the ranks with different weights: {different[:3]}"
+    lora_b = [v for k, v in rank0.items() if "lora_B" in k]
+    assert lora_b and all(v.abs().max() > 0 for v in lora_b), "LoRA B starts at 0: it should have been trained"
+
+
+def test_ppo_logged_statistics_are_reduced_over_ranks(ppo_run):
+    rank0, rank1 = (json.loads((ppo_run / f"rank{i}.json").read_text())["history"] for i in (0, 1))
+    assert len(rank0) == len(rank1) == PPO_ITERATIONS
+    assert rank0 == rank1  # score, KL, losses, ... averaged over the two processes, so the same on both
+    assert json.loads((ppo_run / "history.json").read_text()) == rank0
+
+
+def test_ppo_each_rank_generates_from_different_prompts(ppo_run):
+    rank0, rank1 = (json.loads((ppo_run / f"rank{i}.json").read_text())["queries"] for i in (0, 1))
+    assert len(rank0) == len(rank1) == PPO_ITERATIONS
+    assert all(len(q) == 16 for q in rank0 + rank1)
+    assert all(q0 != q1 for q0, q1 in zip(rank0, rank1)), "both ranks sampled the same prompts"
+
+
+def test_ppo_reward_rises_and_the_adapter_loads(ppo_run, world):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    scores = [h["score"] for h in json.loads((ppo_run / "history.json").read_text())]
+    assert sum(scores[-2:]) / 2 > sum(scores[:2]) / 2 + 0.5, f"the reward did not rise: {scores}"
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(world.models["zephyr"]), ppo_run)
+    assert (ppo_run / "value_head.pt").exists() and model.peft_config["default"].r == 16
+
+
+# --------------------------------------------------------------------------- trl's CLI
+TRL_RUNS = {  # recipe: (sizes, model class that must load the result)
+    "sft_gpt2": (dict(max_steps=2, batch_size=4), "AutoModelForCausalLM"),
+    "reward_distilroberta": (dict(rm_max_steps=2, rm_batch_size=4), "AutoModelForSequenceClassification"),
+    "dpo_zephyr": (dict(max_steps=2, batch_size=4, grad_accum=1), "AutoPeftModelForCausalLM"),
+}
+# trl's DPO script trains and saves on two CPU processes, then about one run in two hangs at exit: DDP's reducer
+# frees the gloo process group while holding the GIL and a gloo thread waits for it (pytorch/pytorch#190489).
+# The script is trl's, so the course cannot release the group first as train_ppo does; opt in to run it anyway.
+DPO_HANGS = pytest.mark.skipif(not os.environ.get("RLHF_TEST_TRL_DPO"), reason="trl dpo on 2 gloo processes hangs at "
+                               "exit about half the time (pytorch/pytorch#190489); RLHF_TEST_TRL_DPO=1 runs it")
+ROWS = 64  # training rows: 2 steps x 4 per process x 2 processes = 16 rows = a quarter of an epoch
+
+
+@pytest.fixture(scope="module", params=["sft_gpt2", "reward_distilroberta", pytest.param("dpo_zephyr", marks=DPO_HANGS)])
+def trl_run(request, world, tmp_path_factory):
+    """One tiny recipe through `trl <command> --config ...` on two processes; returns (name, folder, output)."""
+    name = request.param
+    out = tmp_path_factory.mktemp(name)
+    sizes, _ = TRL_RUNS[name]
+    fields = {}
+    if name == "reward_distilroberta":  # reads the dataset as it is: take the first rows with a split slice
+        fields["datasets"] = [{"path": world.datasets["hh_rlhf"], "data_dir": "harmless-base", "split": f"train[:{ROWS}]"}]
+    recipe = write_recipe(name, "tiny", out, root=str(out), settings=sizes, prepare=True, max_rows=ROWS, **fields)
+    command = {"sft_gpt2": "sft", "reward_distilroberta": "reward", "dpo_zephyr": "dpo"}[name]
+    # trl passes the arguments it does not know (--multi_gpu ...) on to `accelerate launch`
+    return name, out / name, run([str(BIN / "trl"), command, "--config", str(recipe), *two_cpu_processes()])
+
+
+def test_trl_cli_runs_on_two_processes_and_the_model_loads(trl_run):
+    import peft
+    import transformers
+
+    name, folder, output = trl_run
+    assert "'epoch': '0.25'" in output, "2 steps x 4 rows on 2 processes is a quarter of the 64 rows (1 process: 0.125)"
+    loader = TRL_RUNS[name][1]
+    module = peft if loader.startswith("AutoPeft") else transformers
+    model = getattr(module, loader).from_pretrained(folder)
+    assert sum(p.numel() for p in model.parameters()) > 0
