@@ -86,12 +86,12 @@ def test_keep_artifacts_on_drive_mounts_drive_only_when_asked(monkeypatch, tmp_p
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", google.colab)
     monkeypatch.setitem(sys.modules, "google.colab.drive", google.colab.drive)
-    monkeypatch.delenv("RLHF_ARTIFACTS_DIR", raising=False)
+    monkeypatch.setenv("RLHF_ARTIFACTS_DIR", "set by the test")  # records the variable's state before the test ...
+    monkeypatch.delenv("RLHF_ARTIFACTS_DIR")  # ... so what keep_artifacts_on_drive sets is undone afterwards
     colab.keep_artifacts_on_drive(False)
     assert not mounted and "KEEP_ARTIFACTS_ON_DRIVE = True" in capsys.readouterr().out
     assert colab.keep_artifacts_on_drive(True, str(tmp_path / "drive" / "artifacts")) == tmp_path / "drive" / "artifacts"
     assert mounted == ["/content/drive"] and os.environ["RLHF_ARTIFACTS_DIR"] == str(tmp_path / "drive" / "artifacts")
-    monkeypatch.delenv("RLHF_ARTIFACTS_DIR")
 
 
 def test_full_profile_missing_stage_says_how_to_keep_it_on_drive(monkeypatch, tmp_path):
