@@ -53,24 +53,32 @@ def run_notebook(path: Path, out_dir: Path, profile: str, parameters: dict | Non
     `parameters` (name -> value) replace the defaults of the notebook's `parameters` cell; papermill
     injects them in a cell right after it. The executed copy goes to `out_dir/<name>`.
     """
+    import tempfile
+
     import papermill as pm
+    from jupyter_client.manager import KernelManager
     from papermill.exceptions import PapermillExecutionError
 
     env_before = dict(os.environ)
     os.environ.update(RLHF_PROFILE=profile, RLHF_RESULTS_DIR=str(out_dir))  # the kernel inherits these
     start = time.perf_counter()
     error = ""
-    try:
-        pm.execute_notebook(str(path), str(out_dir / path.name), parameters=parameters or {}, kernel_name="python3",
-                            cwd=str(path.parent), progress_bar=False, execution_timeout=timeout)
-    except PapermillExecutionError as err:
-        first = err.source.strip().splitlines()[0] if err.source.strip() else ""
-        error = f"cell {err.cell_index} ({first[:60]}): {err.ename}: {str(err.evalue).strip()[:200]}"
-    except Exception as err:  # a dead kernel, a timeout: report it and go on with the next notebook
-        error = f"{type(err).__name__}: {err}"[:300]
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    with tempfile.TemporaryDirectory() as sockets:
+        # IPC sockets in a private folder: a local kernel needs no network ports (and then says nothing about them)
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        try:
+            pm.execute_notebook(str(path), str(out_dir / path.name), parameters=parameters or {}, kernel_name="python3",
+                                cwd=str(path.parent), progress_bar=False, execution_timeout=timeout, km=kernel)
+        except PapermillExecutionError as err:
+            first = err.source.strip().splitlines()[0] if err.source.strip() else ""
+            error = f"cell {err.cell_index} ({first[:60]}): {err.ename}: {str(err.evalue).strip()[:200]}"
+        except Exception as err:  # a dead kernel, a timeout: report it and go on with the next notebook
+            error = f"{type(err).__name__}: {err}"[:300]
+        finally:
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
+            os.environ.clear()
+            os.environ.update(env_before)
     seconds = time.perf_counter() - start
     results_file = out_dir / f"{path.stem}.json"
     metrics = json.loads(results_file.read_text()) if results_file.exists() and not error else {}

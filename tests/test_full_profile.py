@@ -86,6 +86,7 @@ def test_cli_reads_parameter_values_as_yaml(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "x=41" in proc.stdout and "y=3" in proc.stdout
+    assert "WARNING" not in proc.stderr, proc.stderr  # e.g. the kernel's "running over TCP without encryption"
 
 
 # --------------------------------------------------------------------------- pad token and BOS
