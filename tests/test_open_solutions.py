@@ -1,6 +1,11 @@
 """The reference solutions of the open exercises (solutions/nbNN_open.py) compute what the notebooks say."""
 
+import ast
+import importlib
+import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +175,24 @@ def test_metrics_by_k_and_thresholds():
     assert all(ratios.loc[m].is_monotonic_decreasing for m in ratios.index) and ranking[0.5] == "a > b"
     texts = ["x", "y", "z"]
     assert nb06_open.disagreements(texts, [0.9, 0.1, 0.6], [0.8, 0.7, 0.2])["text"].tolist() == ["y", "z"]
+
+
+# ----------------------------------------------------------------------------- every open exercise has its solution
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_open_exercise_has_a_reference_solution_whose_code_parses_and_imports(path):
+    text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+    section = text.split("## More exercises", 1)[1].split("\n## What you should see", 1)[0]
+    exercises = re.findall(r"^\* (?:🐕|🦁)", section, re.M)
+    solutions = re.findall(r"<details><summary>Reference solution</summary>(.*?)</details>", section, re.S)
+    assert exercises and len(solutions) == len(exercises), f"{path.name}: {len(exercises)} exercises, {len(solutions)} solutions"
+    for solution in solutions:
+        assert "**What to look for.**" in solution
+        for block in re.findall(r"```python\n(.*?)```", solution, re.S):
+            for node in ast.walk(ast.parse(block)):  # a snippet that does not parse fails here
+                if isinstance(node, ast.ImportFrom) and node.module.startswith("solutions."):
+                    module = importlib.import_module(node.module)
+                    missing = [a.name for a in node.names if not hasattr(module, a.name)]
+                    assert not missing, f"{path.name}: {node.module} has no {missing}"
