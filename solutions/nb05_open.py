@@ -61,7 +61,9 @@ def first_token_probs(model, tokenizer, prompts, top=5):
 
 def ipo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta,
              chosen_lengths=None, rejected_lengths=None):
-    """🦁 IPO (Azar et al. 2023, eq. 17): mean over pairs of (h - 1/(2β))², h the log-ratio margin.
+    """🦁 The IPO loss: the mean over pairs of (h - 1/(2β))², h the log-ratio margin.
+
+    Azar et al. 2023, "A General Theoretical Paradigm to Understand Learning from Human Preferences".
 
     h = log π(y_w|x)/π_ref(y_w|x) - log π(y_l|x)/π_ref(y_l|x). TRL's `loss_type="ipo"` divides each log-ratio by
     its reply's number of tokens first (pass the lengths to do the same).
