@@ -89,7 +89,8 @@ def tiny_lm():
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=20, n_positions=16, n_embd=16, n_layer=1, n_head=2))
+    config = GPT2Config(vocab_size=20, n_positions=16, n_embd=16, n_layer=1, n_head=2, bos_token_id=0, eos_token_id=0)
+    return GPT2LMHeadModel(config).eval()  # no dropout: the same logits every call
 
 
 def test_ptx_term_is_the_masked_next_token_nll_and_descent_raises_the_likelihood(tiny_lm):
