@@ -25,7 +25,8 @@ def fresh_ppo_run(sft_path, device, tokenizer, queries, reward_fn, config, itera
     config = dataclasses.replace(config, **changes)
     torch.manual_seed(config.seed)
     head = ValueHead(policy.config.hidden_size).to(device)
-    history = train_ppo(policy, head, tokenizer, queries, reward_fn, config, iterations=iterations, ref_model=reference)
+    history = train_ppo(policy, head, tokenizer, queries, reward_fn, config, iterations=iterations, ref_model=reference,
+                        track={"distinct": lambda texts: len(set(texts)) / len(texts)})  # as in section 7
     return policy, history
 
 
