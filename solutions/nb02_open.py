@@ -1,0 +1,61 @@
+"""Reference solutions of notebook 02's open exercises (More exercises): the frozen pooler, the centring term,
+wrong-post pairs. The padding benchmark is a command: `python benchmarks/padding_benchmark.py --max-length 128`.
+"""
+
+import dataclasses
+import random
+
+import torch
+import torch.nn.functional as F
+
+
+def trainer_without_pooler(P, S, config, tokenizer, train_ds, lr_factor=3.0):
+    """🐕 The notebook's RewardTrainer with BERT's pooler frozen (not in modules_to_save) and lr × `lr_factor`."""
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardTrainer
+
+    from rlhf_helpers.reward_model import BERT_LORA_TARGETS, REWARD_HEADS, reward_lora_config
+
+    lora = reward_lora_config(BERT_LORA_TARGETS, head=REWARD_HEADS["bert"], r=S.lora_r, alpha=S.lora_alpha,
+                              dropout=S.lora_dropout)  # no extra_modules_to_save: the pooler stays frozen
+    model = AutoModelForSequenceClassification.from_pretrained(P.models["bert"], num_labels=1)
+    args = dataclasses.replace(config, learning_rate=config.learning_rate * lr_factor,
+                               output_dir=str(P.output_dir() / "frozen_pooler"))
+    return RewardTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer, peft_config=lora)
+
+
+def count_ties(r_chosen, r_rejected):
+    """🐕 Held-out pairs whose two rewards are exactly equal, and the share of rewards at the largest value."""
+    rewards = torch.cat([r_chosen, r_rejected])
+    return int((r_chosen == r_rejected).sum()), (rewards == rewards.max()).float().mean().item()
+
+
+def centred_pairwise_loss(r_chosen, r_rejected, coefficient):
+    """🦁 RewardTrainer's loss with `center_rewards_coefficient` (Eisenstein et al. 2023, eq. 2).
+
+    loss = mean(-log σ(r_c - r_r)) + coefficient · mean((r_c + r_r)²). The first term sees only differences,
+    the second only sums: it pulls the rewards' origin towards 0 without changing their order.
+    """
+    return -F.logsigmoid(r_chosen - r_rejected).mean() + coefficient * ((r_chosen + r_rejected) ** 2).mean()
+
+
+def centred_config(config, coefficient=0.01):
+    """🦁 The notebook's RewardConfig with the centring term on (train a fresh model with it)."""
+    return dataclasses.replace(config, center_rewards_coefficient=coefficient,
+                               output_dir=str(config.output_dir) + "_centred")
+
+
+def add_wrong_post_pairs(dataset, seed=0):
+    """🦁 The dataset plus one wrong-post pair per row: (post i, chosen i, chosen summary of another post j ≠ i).
+
+    Works on any dataset with `prompt`, `chosen` and `rejected` columns (TL;DR comparisons in notebooks 02 and 07).
+    The rows are paired with a shuffled order shifted by one, so no post is paired with its own summary.
+    """
+    from datasets import concatenate_datasets
+
+    order = list(range(len(dataset)))
+    random.Random(seed).shuffle(order)
+    other = {i: order[(k + 1) % len(order)] for k, i in enumerate(order)}  # a derangement when len >= 2
+    chosen = dataset["chosen"]
+    wrong = dataset.map(lambda row, i: {"rejected": chosen[other[i]]}, with_indices=True)
+    return concatenate_datasets([dataset, wrong]).shuffle(seed=seed)
