@@ -1,11 +1,11 @@
 """The course's PPO against TRL's last PPO trainer (PPOv2Trainer, TRL 0.11.4), same models, prompts and settings.
 
-How to run (CPU, offline, about 3 minutes on 2 cores):
+How to run (CPU, offline, about 2 minutes for 3 seeds on 2 cores):
 
     python3 -m venv /tmp/trl_old
     /tmp/trl_old/bin/pip install torch==2.13.0          # the CPU wheel first, so pip pulls no CUDA packages
     /tmp/trl_old/bin/pip install trl==0.11.4 transformers==4.46.3 'accelerate<1.3' 'datasets<3.2' 'peft<0.14' rich
-    python benchmarks/ppo_vs_trl.py --trl-python /tmp/trl_old/bin/python
+    python benchmarks/ppo_vs_trl.py --trl-python /tmp/trl_old/bin/python --seeds 0 1 2
 
 TRL removed its PPO trainer after 0.11 (PPOv2Trainer, later renamed PPOTrainer, left TRL 1.x); 0.11.4 needs
 transformers < 4.47, hence its own virtual environment. This file is both the driver (course environment) and,
@@ -17,7 +17,23 @@ requires), the same chat-formatted prompts, batch 16, 2 mini-batches, 2 PPO epoc
 β 0.1, learning rate, ITERATIONS iterations. What differs is each implementation's own design: TRL trains a
 separate value model (a copy of the reward model), the course a small value head on the policy's hidden states.
 Each side runs in its own process (peak RSS = that process); both final policies are then scored by one evaluator:
-mean reward and KL to the reference (nats per reply) on held-out prompts.
+mean reward and KL to the reference (nats per reply) on held-out prompts, sampled with one fixed seed.
+With `--seeds 0 1 2` each side trains once per seed (the seed of prompt order, sampling and the value head or
+value model's initialisation; the models, reward model and prompts are the same); the table gives every run and
+the mean ± standard deviation over seeds.
+
+What else each side does, checked in TRL 0.11.4's ppov2_trainer.py and rlhf_helpers/ppo.py:
+same on both: KL estimator k1 = log π − log π_ref per token, subtracted as −β·k1 from every token's reward (the
+score added at the last token), no reward whitening, advantages whitened per batch, GAE γ 1 λ 0.95, policy clip
+range 0.2, dropout off, constant learning rate, 12 × 2 × 2 = 48 optimizer steps, responses cut at EOS.
+Different, by design: TRL's value model is a whole copy of the reward model trained at the policy's rate (3e-5) in
+the same optimizer; the course's value head is a small MLP (hidden → 64 → 1) on the policy's detached hidden states,
+with its own rate (1e-3). Different defaults: value clip range (TRL 0.2, course 1.0), value-loss weight (TRL 0.1,
+course 0.5; with separate parameters and Adam it mostly cancels), gradient-norm clipping (TRL none, course 1.0).
+`--aligned` gives the course TRL's three values (clip_value 0.2, vf_coef 0.1, no gradient clipping): the course side
+changes because TRL 0.11.4's PPOv2Trainer cannot clip gradients (it ignores max_grad_norm); TRL is unchanged.
+The course's runs repeat exactly for a seed; TRL's do not quite (seed 0's KL was 0.098, 0.100 and 0.154 in three
+runs), so read the mean over seeds, not one run.
 """
 
 from __future__ import annotations
@@ -32,6 +48,8 @@ import time
 from pathlib import Path
 
 ITERATIONS, BATCH, MINI_BATCHES, EPOCHS, NEW_TOKENS, LR, BETA, SEED = 12, 16, 2, 2, 16, 3e-5, 0.1, 0
+# SEED: the toy world, the reward model and the evaluation's sampling; the training seeds are --seeds
+TRL_DEFAULTS = dict(clip_value=0.2, vf_coef=0.1, max_grad_norm=float("inf"))  # what --aligned gives the course
 N_EVAL = 64
 
 
@@ -101,7 +119,8 @@ class TokenReward:
             return self.model(**enc).logits[:, 0]
 
 
-def run_course(out: Path) -> None:
+def run_course(out: Path, seed: int, aligned: bool = False) -> None:
+    """Train with the course's PPO from `out`'s policy; writes out/seed<seed>/course_policy and course.json."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -114,18 +133,22 @@ def run_course(out: Path) -> None:
     rm = AutoModelForSequenceClassification.from_pretrained(out / "reward_model")
     queries = json.loads((out / "prompts.json").read_text())["train"]
     config = PPOConfig(batch_size=BATCH, mini_batch_size=BATCH // MINI_BATCHES, ppo_epochs=EPOCHS, learning_rate=LR,
-                       value_learning_rate=1e-3, beta=BETA, max_new_tokens=NEW_TOKENS, seed=SEED)
+                       value_learning_rate=1e-3, beta=BETA, max_new_tokens=NEW_TOKENS, seed=seed,
+                       **(TRL_DEFAULTS if aligned else {}))
+    torch.manual_seed(seed)  # the value head's initialisation
     start = time.perf_counter()
     history = train_ppo(policy, ValueHead(policy.config.hidden_size), tok, queries, TokenReward(rm, tok), config,
                         ITERATIONS, ref_model=ref, progress=False)
     seconds = time.perf_counter() - start
-    policy.save_pretrained(out / "course_policy")
-    (out / "course.json").write_text(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib(),
+    run_dir = out / f"seed{seed}"
+    policy.save_pretrained(run_dir / "course_policy")
+    (run_dir / "course.json").write_text(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib(),
                                                  "train_score_last": history[-1]["score"]}))
 
 
 # --------------------------------------------------------------------------- TRL side (TRL 0.11.4 environment)
-def run_trl(out: Path) -> None:
+def run_trl(out: Path, seed: int) -> None:
+    """Train with TRL 0.11.4's PPOv2Trainer from `out`'s policy; writes out/seed<seed>/trl_policy and trl.json."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
@@ -142,19 +165,20 @@ def run_trl(out: Path) -> None:
     value = AutoModelForSequenceClassification.from_pretrained(out / "reward_model", num_labels=1)
     prompts = json.loads((out / "prompts.json").read_text())["train_text"]
     data = Dataset.from_dict({"input_ids": [tok(p, add_special_tokens=False).input_ids for p in prompts]})
-    config = PPOv2Config(output_dir=str(out / "trl_run"), per_device_train_batch_size=BATCH // MINI_BATCHES,
+    run_dir = out / f"seed{seed}"
+    config = PPOv2Config(output_dir=str(run_dir / "trl_run"), per_device_train_batch_size=BATCH // MINI_BATCHES,
                          num_mini_batches=MINI_BATCHES, num_ppo_epochs=EPOCHS, gradient_accumulation_steps=1,
                          total_episodes=ITERATIONS * BATCH, response_length=NEW_TOKENS, temperature=1.0,
                          stop_token="eos", kl_coef=BETA, learning_rate=LR, local_rollout_forward_batch_size=BATCH,
-                         num_sample_generations=0, report_to="none", use_cpu=True, seed=SEED, save_strategy="no",
+                         num_sample_generations=0, report_to="none", use_cpu=True, seed=seed, save_strategy="no",
                          logging_steps=1, lr_scheduler_type="constant")
     trainer = PPOv2Trainer(config=config, tokenizer=tok, policy=policy, ref_policy=ref, reward_model=rm,
                            value_model=value, train_dataset=data)
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    policy.save_pretrained(out / "trl_policy")
-    (out / "trl.json").write_text(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib()}))
+    policy.save_pretrained(run_dir / "trl_policy")
+    (run_dir / "trl.json").write_text(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib()}))
 
 
 # --------------------------------------------------------------------------- one evaluator for both
@@ -178,41 +202,74 @@ def evaluate(out: Path, name: str) -> dict:
     return {"reward": r.scores.mean().item(), "kl": kl}
 
 
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+    return mean, var ** 0.5
+
+
+COLUMNS = ["rollouts/s", "peak RSS MiB", "reward", "kl"]
+
+
+def print_table(runs: dict, reference: dict, seeds: list[int]) -> dict:
+    """Every run, then mean ± std over seeds per side and the course / TRL ratios; returns the summary."""
+    print(f"\n{ITERATIONS} iterations x {BATCH} rollouts, {MINI_BATCHES} mini-batches, {EPOCHS} epochs, "
+          f"{NEW_TOKENS} new tokens, lr {LR}, beta {BETA}; evaluated on {N_EVAL} held-out prompts; seeds {seeds}")
+    print(f"{'side':<10}{'seed':>6}{'rollouts/s':>12}{'peak RSS MiB':>14}{'reward':>10}{'KL':>8}")
+    for (side, seed), row in runs.items():
+        print(f"{side:<10}{seed:>6}{row['rollouts/s']:>12.2f}{row['peak RSS MiB']:>14.0f}{row['reward']:>10.3f}"
+              f"{row['kl']:>8.3f}")
+    print(f"{'reference':<10}{'':>6}{'':>12}{'':>14}{reference['reward']:>10.3f}{reference['kl']:>8.3f}")
+    summary = {side: {c: mean_std([runs[side, s][c] for s in seeds]) for c in COLUMNS} for side in ("course", "trl")}
+    print("\nmean ± std over seeds")
+    for side, row in summary.items():
+        print(f"{side:<10}" + "".join(f"  {c} {m:.3f} ± {sd:.3f}" for c, (m, sd) in row.items()))
+    c, t = ({k: v[0] for k, v in summary[side].items()} for side in ("course", "trl"))
+    print(f"course / TRL (means): speed x{c['rollouts/s'] / t['rollouts/s']:.2f}, "
+          f"memory x{c['peak RSS MiB'] / t['peak RSS MiB']:.2f}, reward {c['reward']:.3f} vs {t['reward']:.3f}, "
+          f"KL {c['kl']:.3f} vs {t['kl']:.3f}")
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("side", nargs="?", default="all", choices=["all", "course", "trl"])
     parser.add_argument("dir", nargs="?", default="runs/ppo_vs_trl")
     parser.add_argument("--trl-python", default="/tmp/trl_old/bin/python", help="python of the TRL 0.11.4 venv")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[SEED], help="training seeds, one run per side each")
+    parser.add_argument("--aligned", action="store_true", help=f"the course uses TRL's {TRL_DEFAULTS}")
     args = parser.parse_args()
     out = Path(args.dir).resolve()
-    if args.side == "trl":
-        run_trl(out)
-        return 0
-    if args.side == "course":
-        run_course(out)
+    if args.side != "all":
+        if len(args.seeds) != 1:
+            raise SystemExit(f"one side trains one seed at a time; got --seeds {args.seeds}")
+        if args.side == "course":
+            run_course(out, args.seeds[0], args.aligned)
+        else:
+            run_trl(out, args.seeds[0])
         return 0
     if not Path(args.trl_python).exists():
         raise SystemExit(f"{args.trl_python} not found: create the TRL 0.11.4 environment (see this file's docstring)")
     out.mkdir(parents=True, exist_ok=True)
     prepare(out)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    for python, side in [(sys.executable, "course"), (args.trl_python, "trl")]:
-        subprocess.run([python, __file__, side, str(out)], env=env, check=True)
-    rows = {}
-    for side, policy in [("course", "course_policy"), ("trl", "trl_policy")]:
-        run = json.loads((out / f"{side}.json").read_text())
-        rows[side] = {"rollouts/s": ITERATIONS * BATCH / run["seconds"], "peak RSS MiB": run["rss_mib"],
-                      **evaluate(out, policy)}
-    rows["reference"] = {"rollouts/s": float("nan"), "peak RSS MiB": float("nan"), **evaluate(out, "policy")}
-    print(f"\n{ITERATIONS} iterations x {BATCH} rollouts, {MINI_BATCHES} mini-batches, {EPOCHS} epochs, "
-          f"{NEW_TOKENS} new tokens, lr {LR}, beta {BETA}; evaluated on {N_EVAL} held-out prompts")
-    print(f"{'':<12}{'rollouts/s':>12}{'peak RSS MiB':>14}{'reward':>10}{'KL':>8}")
-    for side, row in rows.items():
-        print(f"{side:<12}{row['rollouts/s']:>12.2f}{row['peak RSS MiB']:>14.0f}{row['reward']:>10.3f}{row['kl']:>8.3f}")
-    c, t = rows["course"], rows["trl"]
-    print(f"course / TRL: speed x{c['rollouts/s'] / t['rollouts/s']:.2f}, memory x{c['peak RSS MiB'] / t['peak RSS MiB']:.2f}, "
-          f"reward {c['reward']:.3f} vs {t['reward']:.3f}, KL {c['kl']:.3f} vs {t['kl']:.3f}")
-    (out / "table.json").write_text(json.dumps(rows, indent=1))
+    runs = {}
+    for seed in args.seeds:
+        for python, side in [(sys.executable, "course"), (args.trl_python, "trl")]:
+            aligned = ["--aligned"] if args.aligned and side == "course" else []
+            subprocess.run([python, __file__, side, str(out), "--seeds", str(seed), *aligned], env=env, check=True)
+            run = json.loads((out / f"seed{seed}" / f"{side}.json").read_text())
+            runs[side, seed] = {"rollouts/s": ITERATIONS * BATCH / run["seconds"], "peak RSS MiB": run["rss_mib"],
+                                **evaluate(out, f"seed{seed}/{side}_policy")}
+            print(side, seed, runs[side, seed], flush=True)
+    reference = evaluate(out, "policy")
+    if args.aligned:
+        print(f"--aligned: the course ran with TRL's {TRL_DEFAULTS}")
+    summary = print_table(runs, reference, args.seeds)
+    table = {"runs": [{"side": k[0], "seed": k[1], **v} for k, v in runs.items()], "reference": reference,
+             "mean_std": summary, "aligned": args.aligned}
+    (out / "table.json").write_text(json.dumps(table, indent=1))
     return 0
 
 

@@ -147,6 +147,8 @@ def to_yaml(name: str, profile: str, values: dict) -> str:
     where = f"recipes/{name}.yaml" if profile == "full" else "<this file>"
     run = (f"accelerate launch -m rlhf_helpers.train_ppo --config {where}" if r.command == "ppo"
            else f"trl {r.command} --config {where}")
+    if r.command == "dpo":  # `trl dpo` can hang at exit on several processes (README, Running at scale)
+        run = f"accelerate launch -m rlhf_helpers.trl_script dpo --config {where} (or {run})"
     head = [f"# {name}: notebook {r.notebook}, {profile} profile. Written by `python -m rlhf_helpers.recipes write "
             f"--profile {profile}` from profiles.SETTINGS[{r.notebook!r}][{profile!r}]: edit SETTINGS, not this file.",
             f"# Run from the repository root: {run}"]

@@ -208,6 +208,7 @@ def run(recipe: PPORecipe) -> list[dict]:
 
     from .ppo import PPOConfig, ValueHead, make_optimizer, save_policy, train_ppo
     from .ppo_rollout import unwrap
+    from .trl_script import release_process_group
 
     accelerator = Accelerator(cpu=recipe.cpu)
     rank, device = accelerator.process_index, accelerator.device
@@ -250,25 +251,9 @@ def run(recipe: PPORecipe) -> list[dict]:
               f"score {history[0]['score']:.3f} -> {last['score']:.3f}, KL {last['kl']:.3f} nats; saved to {out}")
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    del policy, value_head, optimizer  # the DDP wrappers must go before the process group (see below)
+    del policy, value_head, optimizer  # the DDP wrappers must go before the process group (trl_script)
     release_process_group(accelerator)
     return history
-
-
-def release_process_group(accelerator) -> None:
-    """Drop the DDP wrappers, then destroy the process group, before the interpreter does it in some order.
-
-    Left to garbage collection, DDP's reducer can be the last owner of the gloo process group; its destructor
-    then joins gloo's threads while holding the GIL, and a thread that needs the GIL to free a finished
-    all-gather never ends: the process hangs after training (pytorch/pytorch#190489; seen here with trl's DPO
-    script on two CPU processes). Destroying the group from Python releases the GIL while it waits.
-    """
-    import gc
-
-    accelerator.free_memory()
-    gc.collect()
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
 
 
 def main(argv: list[str] | None = None) -> int:
