@@ -217,28 +217,12 @@ def _largest_difference(got: dict, want: dict) -> tuple[str, float]:
     return name, diffs[name]
 
 
-def _update_global_clip(model, value_head, optimizer, rollout, adv, config):
-    from .ppo_math import clipped_value_loss
-    from .ppo_rollout import forward_logprobs_values
+def _update_variant(shuffle=True, zero_grad=True, value_loss=True, clip_ratio=True, clip_grads="separate"):
+    """A PPO update loop with one ingredient switched off: the common mistakes of the 🦁 exercise.
 
-    B, T = rollout.response_mask.shape
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    for _ in range(config.ppo_epochs):
-        for idx in torch.randperm(B).split(config.mini_batch_size):
-            mask = rollout.response_mask[idx]
-            logp, values, _ = forward_logprobs_values(model, value_head, rollout.input_ids[idx],
-                                                      rollout.attention_mask[idx], T, config.temperature)
-            pg_loss, _ = clipped_surrogate_loss(logp, rollout.logprobs[idx], adv["advantages"][idx], mask,
-                                                config.clip_eps)
-            vf_loss, _ = clipped_value_loss(values, rollout.values[idx], adv["returns"][idx], mask, config.clip_value)
-            optimizer.zero_grad()
-            (pg_loss + config.vf_coef * vf_loss).backward()
-            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)  # one norm over both: wrong
-            optimizer.step()
-
-
-def _update_variant(shuffle=True, zero_grad=True, value_loss=True, clip_ratio=True, clip_grads=True):
-    """A PPO update loop with one ingredient switched off: the common mistakes of the 🦁 exercise."""
+    clip_grads: "separate" (right: policy and value head each to max_grad_norm), "global" (one norm over
+    both, so the value head can shrink the policy's step) or None (no clipping).
+    """
     def update(model, value_head, optimizer, rollout, adv, config):
         from .ppo import clip_grad_norms
         from .ppo_math import clipped_value_loss
@@ -259,8 +243,11 @@ def _update_variant(shuffle=True, zero_grad=True, value_loss=True, clip_ratio=Tr
                 if zero_grad:
                     optimizer.zero_grad()
                 loss.backward()
-                if clip_grads:
+                if clip_grads == "separate":
                     clip_grad_norms(model, value_head, config.max_grad_norm)
+                elif clip_grads == "global":
+                    params = [p for group in optimizer.param_groups for p in group["params"]]
+                    torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
     return update
 
@@ -273,9 +260,9 @@ UPDATE_MISTAKES = {
     "the value head did not learn: add config.vf_coef * value loss to the loss": _update_variant(value_loss=False),
     "the policy ratio is not clipped: pass config.clip_eps to clipped_surrogate_loss": _update_variant(clip_ratio=False),
     "the gradients are not clipped: clip_grad_norms(model, value_head, config.max_grad_norm) before the step":
-        _update_variant(clip_grads=False),
+        _update_variant(clip_grads=None),
     "one global gradient norm lets the value head shrink the policy's step: clip the two separately (clip_grad_norms)":
-        _update_global_clip,
+        _update_variant(clip_grads="global"),
 }
 
 
