@@ -37,7 +37,7 @@ def run_mode(args) -> dict:
 
     P = get_profile("02_reward_bert", args.profile, seed=args.seed)
     if P.name == "tiny":
-        from rlhf_helpers.toy_world import ensure_toy_world
+        from rlhf_helpers.toy import ensure_toy_world
 
         ensure_toy_world(args.seed)
     torch.manual_seed(args.seed)

@@ -54,7 +54,7 @@ def word_tokenizer(vocab_size: int, chat: bool):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from rlhf_helpers.toy_models import ZEPHYR_CHAT_TEMPLATE
+    from rlhf_helpers.toy.models import ZEPHYR_CHAT_TEMPLATE
 
     specials = ["<unk>", "<s>", "</s>", "<|user|>", "<|assistant|>", "<|system|>"]
     vocab = {tok: i for i, tok in enumerate(specials)}
@@ -155,7 +155,7 @@ def main(argv=None) -> dict:
 
     if args.tiny:
         from rlhf_helpers.profiles import get_profile
-        from rlhf_helpers.toy_world import ensure_toy_world
+        from rlhf_helpers.toy import ensure_toy_world
 
         ensure_toy_world(0)
         config = AutoConfig.from_pretrained(get_profile("04_ppo_zephyr", "tiny").models["zephyr"])

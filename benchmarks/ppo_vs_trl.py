@@ -71,7 +71,7 @@ def prepare(out: Path) -> None:
     from rlhf_helpers.formatting import messages_to_transcript, rtp_prompt_text, to_preference_dataset
     from rlhf_helpers.ppo_rollout import build_prompts
     from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     ensure_toy_world(SEED)
     P = get_profile("04_ppo_zephyr", "tiny", SEED)

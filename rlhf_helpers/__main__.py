@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(changed)} files now point at github.com/{args.repo} ({args.branch}):",
               *(str(p) for p in changed), sep="\n  ")
         return 0
-    from .toy_world import ensure_toy_world
+    from .toy import ensure_toy_world
 
     print(ensure_toy_world(args.seed, force=args.force))
     return 0

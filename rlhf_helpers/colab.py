@@ -87,7 +87,7 @@ def keep_artifacts_on_drive(keep: bool, folder: str = DRIVE_ARTIFACTS) -> Path:
     01's, 06 needs 04's and 05's). On Drive they survive. With keep=False it only says where they go.
     An `RLHF_ARTIFACTS_DIR` already set wins.
     """
-    from .profiles import artifacts_root
+    from .paths import artifacts_root
 
     if os.environ.get("RLHF_ARTIFACTS_DIR"):
         print(f"artifacts: {artifacts_root()} (RLHF_ARTIFACTS_DIR)")

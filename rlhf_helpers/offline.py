@@ -38,7 +38,7 @@ def offline_dir() -> Path:
     """Where local copies of datasets and evaluate modules live: $RLHF_OFFLINE_DIR, else `<artifacts>/offline`."""
     if os.environ.get("RLHF_OFFLINE_DIR"):
         return Path(os.environ["RLHF_OFFLINE_DIR"]).expanduser().resolve()
-    from .profiles import artifacts_root
+    from .paths import artifacts_root
 
     return artifacts_root() / "offline"
 

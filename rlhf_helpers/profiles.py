@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from .paths import artifacts_root  # noqa: F401  (re-exported: profiles.artifacts_root)
 from .precision import Precision, choose_precision
 
 PROFILES = ("tiny", "full")
@@ -97,17 +98,6 @@ SETTINGS = {
 }
 
 
-def artifacts_root() -> Path:
-    """Where trained models and the toy world are written: $RLHF_ARTIFACTS_DIR, else `artifacts/`
-    at the repository root (editable install), else ~/.cache/rlhf-course."""
-    if os.environ.get("RLHF_ARTIFACTS_DIR"):
-        return Path(os.environ["RLHF_ARTIFACTS_DIR"]).expanduser().resolve()
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").exists():
-        return repo / "artifacts"
-    return Path.home() / ".cache" / "rlhf-course"
-
-
 def default_profile() -> str:
     """The profile used when none is named: $RLHF_PROFILE, else full on a CUDA GPU, else tiny."""
     if os.environ.get("RLHF_PROFILE"):
@@ -175,7 +165,7 @@ def get_profile(notebook: str, profile: str | None = None, seed: int = 0, settin
         models = dict(FULL_MODELS)
         datasets = {key: dataset_source(hub_id) for key, hub_id in FULL_DATASETS.items()}
     else:
-        from .toy_world import toy_world_dir
+        from .toy import toy_world_dir
 
         world = toy_world_dir(seed)
         models = {k: str(world / "models" / v) for k, v in TOY_MODEL_DIRS.items()}
@@ -220,7 +210,7 @@ def setup(notebook: str, profile: str | None = None, seed: int = 0, settings: di
     print(f"profile: {p.name}   device: {p.device}   notebook: {notebook}")
     print(f"to switch: set PROFILE = \"{other}\" in the parameters cell, or RLHF_PROFILE={other} before starting Jupyter")
     if p.name == "tiny":
-        from .toy_world import ensure_toy_world
+        from .toy import ensure_toy_world
 
         ensure_toy_world(seed)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tiny profile never touches the network

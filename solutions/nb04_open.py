@@ -123,10 +123,10 @@ def last_reply(transcript):
 
 
 def polite_vs_rude(dataset, is_rude=None):
-    """🦁 Keep only the pairs whose rejected reply is rude (in `tiny`, contains an insult word: `toy_text.is_toxic`).
+    """🦁 Keep only the pairs whose rejected reply is rude (in `tiny`, contains an insult word: `rlhf_helpers.toy.is_toxic`).
 
     In `full`, pass `is_rude=lambda text: toxicity.compute(predictions=[text])["toxicity"][0] >= 0.5`.
     """
     if is_rude is None:
-        from rlhf_helpers.toy_text import is_toxic as is_rude
+        from rlhf_helpers.toy import is_toxic as is_rude
     return dataset.filter(lambda row: is_rude(last_reply(row["rejected"])))

@@ -135,7 +135,7 @@ def wheel(tmp_path_factory):
 @pytest.fixture
 def colab_like(tmp_path, monkeypatch):
     """An empty folder, an empty HOME, `google.colab` imported at kernel start, the wheel as the install spec."""
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     world = ensure_toy_world(0)  # built once per test session and shared: only the trained stages start empty
     artifacts = tmp_path / "artifacts"

@@ -48,7 +48,7 @@ def run(argv: list[str], timeout: int = 300) -> str:
 @pytest.fixture(scope="module")
 def world():
     from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     ensure_toy_world(0)
     return get_profile("04_ppo_zephyr", "tiny")

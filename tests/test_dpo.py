@@ -216,8 +216,8 @@ def dpo_run(tmp_path_factory):
     from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
-    from rlhf_helpers import toy_models as tm
-    from rlhf_helpers import toy_text as tt
+    from rlhf_helpers.toy import models as tm
+    from rlhf_helpers.toy import text as tt
     from rlhf_helpers.formatting import hh_to_conversational
 
     rng = random.Random(0)

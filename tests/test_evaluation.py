@@ -20,7 +20,7 @@ def toy():
 
     from rlhf_helpers.profiles import get_profile
     from rlhf_helpers.ppo_rollout import build_prompts
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     ensure_toy_world(0)
     P = get_profile("06_toxicity_eval", "tiny")

@@ -41,7 +41,7 @@ NEEDS = {"06_toxicity_eval": ["04_ppo_zephyr", "05_dpo"], "07_summarize_rlhf": [
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     out = tmp_path_factory.mktemp("fake_hub")
     env = build_fake_hub(out, ensure_toy_world(0))  # toy-world rows in the real schemas; no pad token for Zephyr

@@ -2,7 +2,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlhf_helpers.generation import generate_completions
-from rlhf_helpers.toy_world import ensure_toy_world
+from rlhf_helpers.toy import ensure_toy_world
 
 
 def test_batched_left_padded_generation_equals_one_by_one():

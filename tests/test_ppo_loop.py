@@ -12,7 +12,7 @@ from rlhf_helpers.ppo_exercises import check_clipped_surrogate, check_gae, check
 from rlhf_helpers.ppo_math import clipped_surrogate_loss, kl_k1, kl_k3
 from rlhf_helpers.ppo_rollout import collect_rollout, forward_logprobs_values, generate_responses, \
     build_prompts, response_mask_from_ids
-from rlhf_helpers.toy_text import is_toxic
+from rlhf_helpers.toy import is_toxic
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def chat():
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     ensure_toy_world(0)
     path = get_profile("04_ppo_zephyr", "tiny").models["zephyr"]
@@ -81,7 +81,7 @@ def test_logprobs_match_the_sampler_with_absolute_positions_and_temperature():
     log-probs must be those of the sampler's own tempered distribution (`scores`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     path = ensure_toy_world(0) / "models" / "gpt2"
     model, tok = AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)

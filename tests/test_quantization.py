@@ -11,7 +11,7 @@ from rlhf_helpers.quantization import footprint_gib, keep_cpu_4bit_training_layo
 @pytest.fixture(scope="module")
 def zephyr_path():
     from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     ensure_toy_world(0)
     return get_profile("04_ppo_zephyr", "tiny").models["zephyr"]

@@ -14,7 +14,7 @@ from rlhf_helpers.reward_model import (BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REW
 @pytest.fixture(scope="module")
 def toy():
     from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     ensure_toy_world(0)
     return get_profile("02_reward_bert", "tiny")

@@ -3,7 +3,7 @@ import random
 import torch
 from rouge_score import rouge_scorer
 
-from rlhf_helpers import toy_text as tt
+from rlhf_helpers.toy import text as tt
 from rlhf_helpers.sft import (IGNORE_INDEX, check_completion_only_labels, check_rouge_l, completion_only_labels,
                               rouge_l_f1)
 

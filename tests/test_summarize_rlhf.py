@@ -18,7 +18,7 @@ def toy():
     from transformers import AutoTokenizer
 
     from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy_world import ensure_toy_world
+    from rlhf_helpers.toy import ensure_toy_world
 
     ensure_toy_world(0)
     p = get_profile("07_summarize_rlhf", "tiny")

@@ -9,9 +9,9 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from rlhf_helpers import toy_text as tt
+from rlhf_helpers.toy import text as tt
 from rlhf_helpers.formatting import extract_prompt
-from rlhf_helpers.toy_world import build_datasets, build_toy_world, ensure_toy_world, file_hashes, _is_complete
+from rlhf_helpers.toy.world import build_datasets, build_toy_world, ensure_toy_world, file_hashes, _is_complete
 
 # Column schemas and split names of the real Hub datasets.
 REAL_SCHEMAS = {
@@ -175,7 +175,7 @@ def test_datasets_are_deterministic_per_seed(tmp_path):
 
 def test_the_same_seed_builds_identical_files(tmp_path, monkeypatch):
     """Same seed, same bytes: two builds of a shortened world (fewer rows and training steps, the same code)."""
-    from rlhf_helpers import toy_world
+    from rlhf_helpers.toy import world as toy_world
 
     monkeypatch.setattr(toy_world, "SIZES", {name: {split: min(n, 40) for split, n in splits.items()}
                                              for name, splits in toy_world.SIZES.items()})
@@ -193,3 +193,15 @@ def test_the_built_world_passes_its_sanity_checks(world):
     assert log["bert_pretraining_loss_first_last"][1] < log["bert_pretraining_loss_first_last"][0]
     assert log["chat_loss_first_last"][1] < log["chat_loss_first_last"][0]
     print(f"toy world build: {log['seconds_total']:.1f} s")  # timing is reported, not asserted (shared CPUs)
+
+
+def test_the_toy_world_does_not_import_the_profiles():
+    """The toy world is infrastructure under the profiles: profiles imports it, never the reverse (no cycle)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, rlhf_helpers.toy, rlhf_helpers.toy.world, rlhf_helpers.toy.text, rlhf_helpers.toy.models; "
+            "print(sorted(m for m in sys.modules if m.startswith('rlhf_helpers.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "rlhf_helpers.profiles" not in out, out
+    assert "rlhf_helpers.toy.world" in out

@@ -1,6 +1,6 @@
 """Toy text for the tiny profile: rows in the exact schemas of the real datasets.
 
-Used by `toy_world.py` (built on first use by notebook 01's setup cell). Every generator takes a
+Used by `world.py` (built on first use by notebook 01's setup cell). Every generator takes a
 `random.Random`, so the same seed gives the same rows. The signal is deliberately simple enough for
 a 2-layer model to learn in seconds:
 
@@ -191,7 +191,7 @@ def hh_rlhf_row(rng: random.Random, p_early_divergence: float = 0.03) -> dict:
 
 def tldr_row(rng: random.Random) -> dict:
     """A CarperAI/openai_summarize_tldr row: `prompt` (ends with "TL;DR:") and `label`."""
-    from .formatting import tldr_prompt
+    from ..formatting import tldr_prompt
 
     facts = tldr_post(rng)
     return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]),
@@ -204,7 +204,7 @@ def comparison_row(rng: random.Random) -> dict:
     As in the real data, the prompt stops after the post and each summary starts with "TL;DR:"
     (so `prompt + "\n" + summary` is the text a reward model reads).
     """
-    from .formatting import tldr_prompt
+    from ..formatting import tldr_prompt
 
     facts = tldr_post(rng)
     return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:"),

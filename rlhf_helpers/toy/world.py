@@ -1,7 +1,7 @@
 """The offline toy world of the tiny profile: build it once, cache it, rebuild it when missing.
 
 Called by `profiles.setup` in every notebook's setup cell (tiny profile), and by
-`python -m rlhf_helpers build-toy-world`. Layout (under `artifacts/toy_world/seed<N>/`):
+`python -m rlhf_helpers build-toy-world` (through `rlhf_helpers.toy.ensure_toy_world`). Layout (under `artifacts/toy_world/seed<N>/`):
 
     datasets/<name>/...   toy datasets in the real schemas, loadable with `datasets.load_dataset(path)`
     models/<name>/        tiny checkpoints loadable with `AutoModel*.from_pretrained(path)`
@@ -19,9 +19,9 @@ import shutil
 import time
 from pathlib import Path
 
-from . import toy_models as tm
-from .formatting import tldr_prompt
-from . import toy_text as tt
+from ..formatting import tldr_prompt
+from . import models as tm
+from . import text as tt
 
 BUILD_VERSION = 5  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
@@ -39,7 +39,7 @@ TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
 
 def toy_world_dir(seed: int = 0) -> Path:
     """Folder of the toy world for `seed` (it may not be built yet)."""
-    from .profiles import artifacts_root
+    from ..paths import artifacts_root
 
     return artifacts_root() / "toy_world" / f"v{BUILD_VERSION}-seed{seed}"
 

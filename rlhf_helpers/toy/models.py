@@ -1,6 +1,6 @@
 """Tiny models for the tiny profile: a locally trained tokenizer and small random-init checkpoints.
 
-Used by `toy_world.py`. The checkpoints use the same architecture classes as the real models
+Used by `world.py`. The checkpoints use the same architecture classes as the real models
 (GPT-2, BERT, RoBERTa, Mistral for Zephyr), so notebooks load them with the same
 `AutoModel*.from_pretrained(path)` calls; only the sizes differ.
 """
