@@ -150,15 +150,27 @@ def ensure_stage(profile, stem: str, required_file: str) -> Path:
     (a fresh kernel, its own code, a minute or two); in the full profile, a FileNotFoundError says which
     notebook to run. Notebooks never rely on another notebook's kernel state, only on these files.
     """
-    import shutil
-    import tempfile
-
     out = profile.output_dir(stem)
     if (out / required_file).exists():
         return out
-    if profile.name != "tiny":
+    if profile.name == "tiny":
+        from filelock import FileLock
+
+        # Two notebooks that need the same stage at once (parallel runs) rebuild it once: the second waits.
+        with FileLock(str(out) + ".lock"):
+            if (out / required_file).exists():
+                return out
+            return _rebuild_stage(out, stem, required_file)
+    return _rebuild_stage(out, stem, required_file, profile.name)
+
+
+def _rebuild_stage(out: Path, stem: str, required_file: str, profile_name: str = "tiny") -> Path:
+    import shutil
+    import tempfile
+
+    if profile_name != "tiny":
         raise FileNotFoundError(
-            f"{out / required_file} is missing: run notebook {stem}.ipynb first (profile {profile.name}), or point "
+            f"{out / required_file} is missing: run notebook {stem}.ipynb first (profile {profile_name}), or point "
             f"RLHF_ARTIFACTS_DIR at the folder that holds its artifacts. In Colab, whose disk is wiped between "
             f"sessions, set KEEP_ARTIFACTS_ON_DRIVE = True in the cell after the parameters, in both "
             f"notebooks: {stem} then saves to your Google Drive and this notebook finds it there.")

@@ -205,3 +205,32 @@ def test_the_toy_world_does_not_import_the_profiles():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "rlhf_helpers.profiles" not in out, out
     assert "rlhf_helpers.toy.world" in out
+
+
+def test_two_callers_at_once_build_the_world_once(monkeypatch, tmp_path):
+    """Two processes that need the toy world at the same time (parallel tests, two notebooks) build it once."""
+    import threading
+    import time as _time
+
+    from rlhf_helpers.toy import world as toy_world
+
+    monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path))
+    monkeypatch.setattr(toy_world, "use_world_datasets_cache", lambda out: out)
+    builds = []
+
+    def fake_build(out, seed):
+        builds.append(seed)
+        _time.sleep(0.5)  # long enough for the second caller to arrive while the first is building
+        out.mkdir(parents=True)
+        (out / "a.txt").write_text("x")
+        (out / "manifest.json").write_text(json.dumps({"files": {"a.txt": "h"}}))
+        return {"seconds_total": 0.5}
+
+    monkeypatch.setattr(toy_world, "build_toy_world", fake_build)
+    threads = [threading.Thread(target=toy_world.ensure_toy_world, args=(3,)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert builds == [3]
+    assert (toy_world.toy_world_dir(3) / "a.txt").exists()

@@ -49,15 +49,22 @@ def ensure_toy_world(seed: int = 0, force: bool = False) -> Path:
 
     Also points the `datasets` cache into that folder (see `use_world_datasets_cache`).
     """
+    from filelock import FileLock
+
     out = toy_world_dir(seed)
     if force or not _is_complete(out):
-        tmp = out.with_name(out.name + f".building-{random.randrange(1 << 30)}")
-        print(f"building the toy world (seed {seed}) in {out} — about a minute, once ...")
-        log = build_toy_world(tmp, seed)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-        print(f"toy world ready in {log['seconds_total']:.0f} s")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # Two processes that need the same world (two notebooks started at once, parallel tests) build it once:
+        # the second waits for the first, then finds it complete.
+        with FileLock(str(out) + ".lock"):
+            if force or not _is_complete(out):
+                tmp = out.with_name(out.name + f".building-{random.randrange(1 << 30)}")
+                print(f"building the toy world (seed {seed}) in {out} — about a minute, once ...")
+                log = build_toy_world(tmp, seed)
+                if out.exists():
+                    shutil.rmtree(out)
+                tmp.rename(out)
+                print(f"toy world ready in {log['seconds_total']:.0f} s")
     use_world_datasets_cache(out)
     return out
 
