@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 os.environ["RLHF_PROFILE"] = "tiny"  # tests are defined on the tiny profile, even on a GPU machine
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -9,19 +11,27 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # value leaves its expected range; the kernels nbval starts inherit this.
 os.environ["RLHF_STRICT_EXPECT"] = "1"
 
-# Two pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml): each long, single-threaded group below runs
-# whole on one worker, in order, while the other worker takes the rest. The notebooks must stay together and in
-# order (a later notebook reads what an earlier one saved); a module-scoped fixture (the fake Hub, the wheel) is
-# built once only when its tests share a worker.
-_GROUPS = {"notebooks": "notebooks", "test_full_offline.py": "full_offline", "test_colab.py": "colab",
-           "test_distributed.py": "distributed"}
+# Two pytest-xdist workers (`-n 2` in pyproject.toml). Each long, single-threaded group below runs whole on one
+# worker, in order, while the other worker takes the rest: the notebooks must stay together and in order (a later
+# notebook reads what an earlier one saved; nbval keeps one kernel per notebook), and a module-scoped fixture (the
+# fake Hub, the wheel) is built once. Other tests are grouped by module. (xdist's own `--dist loadgroup` cannot be
+# used: with pytest 9 its `xdist_group` marker no longer changes the test ids it schedules by.)
+_GROUPS = {"test_full_offline.py": "full_offline", "test_colab.py": "colab", "test_distributed.py": "distributed"}
 
 
-def pytest_collection_modifyitems(config, items):
-    import pytest
+def _scope(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb") or "::ipynb" in nodeid:
+        return "notebooks"
+    return _GROUPS.get(path.rsplit("/", 1)[-1], path)
 
-    for item in items:
-        path = item.path
-        group = _GROUPS.get("notebooks" if path.suffix == ".ipynb" else path.name)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _scope(nodeid)
+
+    return CourseScheduling(config, log)

@@ -104,12 +104,12 @@ def test_full_profile_missing_stage_says_how_to_keep_it_on_drive(monkeypatch, tm
 
 
 def test_artifacts_outside_a_clone_go_to_the_home_cache(monkeypatch, tmp_path):
-    from rlhf_helpers import profiles
+    from rlhf_helpers import paths
 
     monkeypatch.delenv("RLHF_ARTIFACTS_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(profiles, "__file__", str(tmp_path / "site" / "rlhf_helpers" / "profiles.py"))
-    assert profiles.artifacts_root() == tmp_path / ".cache" / "rlhf-course"
+    monkeypatch.setattr(paths, "__file__", str(tmp_path / "site" / "rlhf_helpers" / "paths.py"))
+    assert paths.artifacts_root() == tmp_path / ".cache" / "rlhf-course"
 
 
 # --------------------------------------------------------------------------- a notebook alone, from the wheel
