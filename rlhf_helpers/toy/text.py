@@ -287,12 +287,12 @@ ARITHMETIC_FORMAT = "The answer is {n}."
 ARITHMETIC_OTHER_FORMS = ["{n}", "It is {n}, I think.", "Hmm, maybe {n}?", "{a} plus {b} makes {n}."]
 
 
-def arithmetic_question(rng: random.Random, max_first: int = 9, max_second: int = 2) -> tuple[str, int]:
+def arithmetic_question(rng: random.Random, max_first: int = 9, max_second: int = 9) -> tuple[str, int]:
     """A small addition question in the fixed wording, and its right answer: (question, a + b).
 
-    a is 0..`max_first`, b is 1..`max_second`: small enough that a 2-layer toy model can learn the table.
+    a is 0..`max_first`, b is 0..`max_second`.
     """
-    a, b = rng.randint(0, max_first), rng.randint(1, max_second)
+    a, b = rng.randint(0, max_first), rng.randint(0, max_second)
     return ARITHMETIC_QUESTION.format(a=a, b=b), a + b
 
 
