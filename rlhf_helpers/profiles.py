@@ -107,7 +107,7 @@ SETTINGS = {
                      max_new_tokens=24, rm_max_length=128, lora_r=16, lora_alpha=32, modules_to_save=["lm_head"],
                      activation_checkpointing=False, ppo_cost_iterations=12,
                      arithmetic_steps=12, arithmetic_generations=8, arithmetic_prompts_per_step=4,
-                     arithmetic_max_new_tokens=12, n_arithmetic_eval=128, logging_steps=1),
+                     arithmetic_max_new_tokens=12, n_arithmetic_eval=256, logging_steps=1),
     },
 }
 
