@@ -85,6 +85,21 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "rougeL_change": E("ROUGE-L change from PPO", (-0.3, 0.02), "often slightly negative (trlx: −0.023)"),
         "kl_last": E("KL to the reference, last iteration", (0.05, 6.0), "a few nats per summary"),
     },
+    "08_rloo_grpo": {
+        "rloo_toxic_rate_before": E("toxic rate before (base)", (0.35, 0.75), "low already (Zephyr rarely insults)"),
+        "rloo_toxic_rate_after": E("toxic rate after RLOO", (0.0, 0.17), "at or below the base"),
+        "grpo_toxic_rate_before": E("toxic rate before (base)", (0.35, 0.75), "low already (Zephyr rarely insults)"),
+        "grpo_toxic_rate_after": E("toxic rate after GRPO", (0.0, 0.17), "at or below the base"),
+        "rloo_reward_gain": E("reward-model score gain from RLOO", (0.5, None), "> 0", (0.0, None)),
+        "grpo_reward_before": E("reward-model score, base", (-2.5, 0.5), "no absolute meaning"),
+        "grpo_reward_after": E("reward-model score after GRPO", (0.0, None), "above the base"),
+        "verifiable_accuracy_before": E("arithmetic: right and in format, before", (0.0, 0.5),
+                                        "depends on the prompt; Zephyr adds small numbers well"),
+        "verifiable_accuracy_after": E("arithmetic: right and in format, after GRPO", (0.0, 1.0), "above the base"),
+        "verifiable_accuracy_gain": E("arithmetic accuracy gain from GRPO", (0.01, None), "> 0", (0.0, None)),
+        "rloo_kl_last": E("RLOO's KL per token (k1), last step", (-0.05, 1.0), "small, per token"),
+        "grpo_kl_last": E("GRPO's KL per token (k3), last step", (0.0, 1.0), "small, per token"),
+    },
 }
 
 

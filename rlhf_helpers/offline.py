@@ -27,6 +27,8 @@ NEEDS = {
     "06_toxicity_eval": dict(models=["zephyr", "distilroberta", "toxicity"], datasets=["hh_rlhf", "rtp"],
                              metrics=["toxicity"]),
     "07_summarize_rlhf": dict(models=["gpt2"], datasets=["comparisons", "tldr"], metrics=["rouge"]),
+    "08_rloo_grpo": dict(models=["zephyr", "distilroberta", "toxicity"], datasets=["hh_rlhf", "rtp"],
+                         metrics=["toxicity"]),
 }
 # The Hub repositories (Spaces) that hold the evaluate modules.
 METRIC_REPOS = {"rouge": "evaluate-metric/rouge", "toxicity": "evaluate-measurement/toxicity"}

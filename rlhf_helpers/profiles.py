@@ -95,6 +95,20 @@ SETTINGS = {
                      mini_batch_size=16, ppo_epochs=2, learning_rate=1e-3, value_learning_rate=3e-3, beta=0.1,
                      max_new_tokens=16, missing_eos_penalty=1.0),
     },
+    "08_rloo_grpo": {
+        "full": dict(n_eval=100, eval_k=4, batch_size=32, n_boot=1000, n_prompts=2000, max_steps=150,
+                     num_generations=4, prompts_per_step=4, micro_batch_size=4, learning_rate=5e-5, beta=0.05,
+                     max_new_tokens=64, rm_max_length=512, lora_r=16, lora_alpha=32, modules_to_save=None,
+                     activation_checkpointing=True, ppo_cost_iterations=10,
+                     arithmetic_steps=100, arithmetic_generations=8, arithmetic_prompts_per_step=2,
+                     arithmetic_max_new_tokens=16, n_arithmetic_eval=200, logging_steps=1),
+        "tiny": dict(n_eval=64, eval_k=4, batch_size=64, n_boot=1000, n_prompts=1000, max_steps=12,
+                     num_generations=4, prompts_per_step=8, micro_batch_size=32, learning_rate=1e-3, beta=0.1,
+                     max_new_tokens=24, rm_max_length=128, lora_r=16, lora_alpha=32, modules_to_save=["lm_head"],
+                     activation_checkpointing=False, ppo_cost_iterations=12,
+                     arithmetic_steps=12, arithmetic_generations=8, arithmetic_prompts_per_step=4,
+                     arithmetic_max_new_tokens=12, n_arithmetic_eval=256, logging_steps=1),
+    },
 }
 
 

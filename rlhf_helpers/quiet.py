@@ -9,6 +9,8 @@ Silenced, and why (each is a library talking about itself, with nothing for a le
   message is filtered, not the logger.
 * transformers' FutureWarning "`is_gradient_checkpointing` is deprecated": raised when peft and TRL read the old
   attribute name inside their own code; the course's own configs use the new name, `activation_checkpointing`.
+  Likewise "`gradient_checkpointing_disable` / `_enable` is deprecated": TRL's online trainers (notebook 08) call
+  the old methods around every generation.
 
 Kept, because they teach something: a model's load report the first time a notebook loads a base model with a new
 head (it lists the head as MISSING: "new and random, so we train it"); TRL's warnings about dropped or truncated
@@ -42,6 +44,8 @@ def silence_library_noise() -> None:
     if not any(isinstance(f, _DropMessage) for f in logger.filters):
         logger.addFilter(_DropMessage("gemm_4bit_forward from kernels-community"))
     warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"`gradient_checkpointing_(disable|enable)` is deprecated",
+                            category=FutureWarning)
 
 
 @contextlib.contextmanager

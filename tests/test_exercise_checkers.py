@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rlhf_helpers import dpo, ppo_exercises, reward_exercises, sft, summarize_rlhf, toxicity_metrics
+from rlhf_helpers import dpo, grpo_exercises, ppo_exercises, reward_exercises, sft, summarize_rlhf, toxicity_metrics
+from rlhf_helpers.grpo_math import group_advantages, leave_one_out_baseline
 from rlhf_helpers.exercises import MUTATION_HINT
 from rlhf_helpers.ppo_math import kl_k1, kl_k3
 from rlhf_helpers.reward_math import gather_last_token, pairwise_loss, preference_accuracy
@@ -94,6 +95,29 @@ def eos_where(scores, response_ids, eos_token_id, penalty):
     return torch.where((response_ids == eos_token_id).sum(dim=1) > 0, scores, scores - penalty)
 
 
+def baseline_loop(rewards):
+    P, K = rewards.shape
+    return torch.tensor([[sum(rewards[i, j].item() for j in range(K) if j != k) / (K - 1) for k in range(K)]
+                         for i in range(P)], dtype=rewards.dtype)
+
+
+def advantages_var(rewards):
+    centred = rewards - rewards.mean(dim=1, keepdim=True)
+    variance = (centred ** 2).sum(dim=1, keepdim=True) / (rewards.shape[1] - 1)
+    return centred / (variance.sqrt() + 1e-4)
+
+
+def grpo_loss_per_reply(logp, logp_old, logp_ref, advantages, mask, clip_eps, beta):
+    losses = []
+    for b in range(logp.shape[0]):  # one reply at a time, its real tokens only
+        n = int(mask[b].sum())
+        ratio = (logp[b, :n] - logp_old[b, :n]).exp()
+        objective = torch.min(ratio * advantages[b], ratio.clamp(1 - clip_eps, 1 + clip_eps) * advantages[b])
+        log_r = logp_ref[b, :n] - logp[b, :n]
+        losses.append((-objective + beta * (log_r.exp() - 1 - log_r)).mean())
+    return torch.stack(losses).mean()
+
+
 # ---------------------------------------------------------------- answers that change their inputs
 def labels_in_place(input_ids, prompt_lengths, attention_mask):  # writes -100 into the caller's input_ids
     in_prompt = torch.arange(input_ids.shape[1])[None, :] < torch.as_tensor(prompt_lengths)[:, None]
@@ -114,6 +138,23 @@ def gae_in_place(rewards, values, gamma, lam):
     advantages, returns = ppo_exercises.reference_gae(rewards, values, gamma, lam)
     values.add_(advantages)  # returns written into values
     return advantages, values
+
+
+def baseline_in_place(rewards):  # right numbers, but the caller's rewards become the baselines
+    total = rewards.sum(dim=-1, keepdim=True)
+    return rewards.neg_().add_(total).div_(rewards.shape[-1] - 1)
+
+
+def advantages_in_place(rewards):
+    std = rewards.std(dim=-1, keepdim=True)
+    rewards -= rewards.mean(dim=-1, keepdim=True)
+    return rewards.div_(std + 1e-4)
+
+
+def grpo_loss_in_place(logp, logp_old, logp_ref, advantages, mask, clip_eps, beta):
+    loss = grpo_exercises.reference_grpo_loss(logp, logp_old, logp_ref, advantages, mask, clip_eps, beta)
+    mask.zero_()  # "done with it": the caller's mask is gone
+    return loss
 
 
 # ---------------------------------------------------------------- the table
@@ -139,6 +180,12 @@ CHECKERS = {
     "05 DPO gradient": (dpo.check_dpo_gradient, dpo.autograd_dpo_grad, dpo_grad_one_minus, dpo.DPO_GRAD_MISTAKES, None),
     "06 expected max": (toxicity_metrics.check_expected_max_toxicity, toxicity_metrics.expected_max_toxicity,
                         lambda s: float(np.mean([max(row) for row in s])), toxicity_metrics.EXPECTED_MAX_MISTAKES, None),
+    "08 leave-one-out": (grpo_exercises.check_leave_one_out_baseline, leave_one_out_baseline, baseline_loop,
+                         grpo_exercises.BASELINE_MISTAKES, baseline_in_place),
+    "08 group advantage": (grpo_exercises.check_group_advantages, group_advantages, advantages_var,
+                           grpo_exercises.ADVANTAGE_MISTAKES, advantages_in_place),
+    "08 GRPO loss": (grpo_exercises.check_grpo_loss, grpo_exercises.reference_grpo_loss, grpo_loss_per_reply,
+                     grpo_exercises.LOSS_MISTAKES, grpo_loss_in_place),
     "07 normalised": (summarize_rlhf.check_normalised_rewards, summarize_rlhf.normalised_rewards, normalised_loop,
                       summarize_rlhf.NORMALISED_MISTAKES, None),
     "07 no-EOS": (summarize_rlhf.check_missing_eos_penalty, summarize_rlhf.apply_missing_eos_penalty, eos_where,

@@ -35,8 +35,14 @@ PARAMETERS = {
                           "OVERRIDES": dict(rm_max_steps=2, rm_batch_size=2, rm_n_eval=8, n_prompts=16,
                                             eval_samples=2, batch_size=4, mini_batch_size=2, ppo_epochs=1,
                                             max_new_tokens=8)},
+    "08_rloo_grpo": {"MAX_STEPS": 2, "NUM_GENERATIONS": 2, "N_EVAL": 4,
+                     "OVERRIDES": dict(eval_k=2, batch_size=8, n_boot=50, n_prompts=16, prompts_per_step=2,
+                                       micro_batch_size=4, max_new_tokens=8, ppo_cost_iterations=1,
+                                       arithmetic_steps=2, arithmetic_generations=2, arithmetic_prompts_per_step=2,
+                                       arithmetic_max_new_tokens=8, n_arithmetic_eval=4)},
 }
-NEEDS = {"06_toxicity_eval": ["04_ppo_zephyr", "05_dpo"], "07_summarize_rlhf": ["01_sft"]}
+NEEDS = {"06_toxicity_eval": ["04_ppo_zephyr", "05_dpo", "08_rloo_grpo"], "07_summarize_rlhf": ["01_sft"],
+         "08_rloo_grpo": ["04_ppo_zephyr"]}
 
 
 @pytest.fixture(scope="module")
@@ -75,5 +81,5 @@ def test_notebook_runs_in_the_full_profile_offline(hub, stem, monkeypatch):
     assert metrics and all(math.isfinite(v) for v in metrics.values())
     executed = (hub["out"] / "runs" / f"{stem}.ipynb").read_text()
     assert "profile: full" in executed and "datasets from local copies" in executed
-    if stem in ("04_ppo_zephyr", "05_dpo", "06_toxicity_eval"):  # the Hub's Zephyr tokenizer may have no pad token
+    if stem in ("04_ppo_zephyr", "05_dpo", "06_toxicity_eval", "08_rloo_grpo"):  # the Hub's Zephyr tokenizer may have no pad token
         assert "padding with '<unk>'" in executed

@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from rlhf_helpers import dpo, ppo_exercises, reward_exercises, sft, summarize_rlhf, toxicity_metrics
+from rlhf_helpers import dpo, grpo_exercises, ppo_exercises, reward_exercises, sft, summarize_rlhf, toxicity_metrics
 
 SOLUTIONS = [
     ("nb01_sft", sft.check_completion_only_labels, ["my_completion_only_labels"]),
@@ -24,6 +24,9 @@ SOLUTIONS = [
     ("nb06_toxicity_eval", toxicity_metrics.check_bootstrap_ci, ["my_bootstrap_ci"]),
     ("nb07_summarize_rlhf", summarize_rlhf.check_normalised_rewards, ["my_normalised_rewards"]),
     ("nb07_summarize_rlhf", summarize_rlhf.check_missing_eos_penalty, ["my_missing_eos_penalty"]),
+    ("nb08_rloo_grpo", grpo_exercises.check_leave_one_out_baseline, ["my_leave_one_out_baseline"]),
+    ("nb08_rloo_grpo", grpo_exercises.check_group_advantages, ["my_group_advantages"]),
+    ("nb08_rloo_grpo", grpo_exercises.check_grpo_loss, ["my_grpo_loss"]),
 ]
 
 

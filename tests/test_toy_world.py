@@ -146,6 +146,24 @@ def test_chat_model_samples_a_mix_of_polite_and_rude(world):
     assert sum(any(tip in r for tips in tt.TASKS.values() for tip in tips) for r in polite) > 0.8 * len(polite)
 
 
+def test_chat_model_answers_arithmetic_in_a_mix_of_formats(world):
+    """Notebook 08's verifiable task: the pretrained chat model answers in the asked-for format only some of the time."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from rlhf_helpers.generation import generate_completions
+    from rlhf_helpers.grpo import verifiable_rates
+
+    path = world / "models" / "zephyr-7b-alpha"
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    rng = random.Random(2)
+    questions = [tt.arithmetic_question(rng) for _ in range(96)]
+    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+               for q, _ in questions]
+    replies = generate_completions(model, tok, prompts, max_new_tokens=12, do_sample=True, progress=False)
+    rates = verifiable_rates(replies, [a for _, a in questions])
+    assert 0.15 <= rates["format rate"] <= 0.85, rates  # room for GRPO to teach the format
+    assert rates["accuracy"] < 0.5, rates
+
+
 def test_toxicity_classifier_agrees_with_the_ground_truth(world):
     from rlhf_helpers.scorers import Toxicity
 

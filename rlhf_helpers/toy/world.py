@@ -23,7 +23,7 @@ from ..formatting import tldr_prompt
 from . import models as tm
 from . import text as tt
 
-BUILD_VERSION = 5  # bump when the toy world changes, so stale caches are rebuilt
+BUILD_VERSION = 6  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
     "openai_summarize_tldr": {"train": 2000, "valid": 200, "test": 200},
     "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
@@ -32,7 +32,7 @@ SIZES = {  # rows per split
     "real-toxicity-prompts": {"train": 1000},
     "ultrafeedback_binarized": {"train": 1000, "test": 300},
 }
-CHAT_PRETRAIN = dict(n=3000, steps=300, lr=3e-3, batch_size=32)
+CHAT_PRETRAIN = dict(n=3000, steps=300, lr=3e-3, batch_size=32, n_arithmetic=600)
 BERT_PRETRAIN = dict(n=3000, steps=800, lr=3e-3, batch_size=32)
 TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
 
@@ -177,6 +177,8 @@ def _build(out: Path, seed: int) -> dict:
 
     rng = random.Random(seed + 7)
     chat = [tt.chat_pretraining_pair(rng) for _ in range(CHAT_PRETRAIN["n"])]
+    arithmetic_rng = random.Random(seed + 11)  # its own stream: the other rows stay as they were
+    chat += [tt.arithmetic_pretraining_pair(arithmetic_rng) for _ in range(CHAT_PRETRAIN["n_arithmetic"])]
     tox = [tt.toxicity_training_row(rng) for _ in range(TOXICITY_TRAIN["n"])]
     bpe = tm.train_bpe(_all_texts(data) + [u + " " + a for u, a, _ in chat] + [t for t, _ in tox])
     log["vocab_size"] = bpe.get_vocab_size()
