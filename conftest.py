@@ -35,3 +35,19 @@ def pytest_xdist_make_scheduler(config, log):
             return _scope(nodeid)
 
     return CourseScheduling(config, log)
+
+
+# The notebooks run in the order of what they need, not of their numbers: 06 compares the policies of 04, 05 and 08,
+# so 08 runs before it (otherwise 06 would first rebuild 08 headless, and nbval would then run 08 a second time).
+_NOTEBOOK_ORDER = ["01_sft", "02_reward_bert", "03_reward_gpt2", "04_ppo_zephyr", "05_dpo", "08_rloo_grpo",
+                   "06_toxicity_eval", "07_summarize_rlhf"]
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        stem = item.path.stem
+        if item.path.suffix != ".ipynb":
+            return -1
+        return _NOTEBOOK_ORDER.index(stem) if stem in _NOTEBOOK_ORDER else len(_NOTEBOOK_ORDER)
+
+    items.sort(key=rank)  # stable: the cells of one notebook keep their order, the tests come first as before

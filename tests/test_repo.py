@@ -87,3 +87,20 @@ def test_notebooks_never_speak_of_the_projects_process(path):
     text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]).lower()
     for word in ("issue", "done when"):
         assert word not in text, f"{path.name} speaks of {word!r}: speak to the learner instead"
+
+
+def test_the_test_suite_runs_every_notebook_after_the_stages_it_needs():
+    """conftest.py orders the notebooks for nbval; every notebook must be in that order, after what it reads."""
+    import re
+
+    import conftest
+
+    stems = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert sorted(conftest._NOTEBOOK_ORDER) == stems
+    pairs = 0
+    for stem in stems:
+        source = (ROOT / "notebooks" / f"{stem}.ipynb").read_text()
+        for needed in set(re.findall(r'ensure_stage\([^)]*?\\"(\d\d_[a-z0-9_]+)\\"', source)):
+            assert conftest._NOTEBOOK_ORDER.index(needed) < conftest._NOTEBOOK_ORDER.index(stem), (stem, needed)
+            pairs += 1
+    assert pairs >= 5  # 04, 06 (three stages), 07 and 08 read earlier stages
