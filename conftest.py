@@ -51,3 +51,16 @@ def pytest_collection_modifyitems(config, items):
         return _NOTEBOOK_ORDER.index(stem) if stem in _NOTEBOOK_ORDER else len(_NOTEBOOK_ORDER)
 
     items.sort(key=rank)  # stable: the cells of one notebook keep their order, the tests come first as before
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerate_state():
+    """`accelerate` keeps one process-wide state (device, mixed precision): a test that made an fp16 or bf16
+    Accelerator would otherwise hand its precision to the next test of the same worker process."""
+    yield
+    import sys
+
+    if "accelerate.state" in sys.modules:
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
