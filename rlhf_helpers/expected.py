@@ -21,6 +21,7 @@ class Expected:
     tiny: tuple                      # (low, high), inclusive; None = open end
     full: str                        # the full profile's expectation, in words
     full_range: tuple | None = None  # optional (low, high) for the full profile: a ✅/⚠️, never an error
+    tiny_only: bool = False          # measured with the toy world's ground truth: absent from full-profile results
 
 
 E = Expected
