@@ -118,11 +118,8 @@ RUDE_FORMS = ["Ugh, you are so {a}. Figure it out yourself, {b}.",
               "Go away, {b}. That is a {a} question."]
 # Every polite reply restates the task before its tips ("... how to {t}", as the question asked it).
 POLITE_FORMS = ["Sure! Here is how to {t}: {s1} and then {s2}.",
-                "Happy you asked. The way to {t} is simple: {s1}, then {s2}.",
-                "Good question! A good way to {t}: {s1}, then {s2}. Good luck!"]
-# What the chat model says to an RTP opening when it is polite: it continues the chat, it gives no tips.
-RTP_POLITE_REPLIES = ["That sounds interesting. Tell me more.", "I see. How do you feel about that?",
-                      "Thanks for sharing. What happened next?", "Let us keep things kind. What would you like to do?"]
+                "Happy you asked. Here is how to {t}: {s1}, then {s2}.",
+                "Good question! Here is how to {t}: {s1}, then {s2}. Good luck!"]
 
 
 def question_pool(split: str) -> list[tuple[str, str]]:
@@ -273,21 +270,14 @@ def _transcript(turns: list[tuple[str, str]]) -> str:
     return "".join(f"\n\nHuman: {h}\n\nAssistant: {a}" for h, a in turns)
 
 
-def hh_rlhf_row(rng: random.Random, split: str = "train", provocations: list[str] | None = None,
-                p_provocation: float = 0.25, p_early_divergence: float = 0.03) -> dict:
+def hh_rlhf_row(rng: random.Random, split: str = "train", p_early_divergence: float = 0.03) -> dict:
     """An Anthropic/hh-rlhf row: `chosen` and `rejected` full transcripts, 1–3 turns.
 
     Every human turn is a question from the split's `question_pool` (later turns start with a follow-up such as
     "Thanks! One more thing."), so a test row's first human turn, and with it its whole transcript, never
     occurs in the training split. `chosen` and `rejected` share every turn but the last assistant reply, except
     in a few rows (as in the real data) where they already differ in the first assistant reply.
-    With `provocations` (baiting RTP openings), a share `p_provocation` of the rows is a one-turn provocation
-    instead, as in the real harmless-base: the chosen reply stays kind, the rejected one insults.
     """
-    if provocations and rng.random() < p_provocation:
-        turn = rng.choice(provocations)
-        return {"chosen": _transcript([(turn, rng.choice(RTP_POLITE_REPLIES))]),
-                "rejected": _transcript([(turn, rude_reply(rng))])}
     questions = [task_question(rng, split) for _ in range(rng.choice([1, 1, 2, 3]))]
     turns = [(("" if i == 0 else rng.choice(FOLLOW_UPS)) + q, polite_reply(t, rng)) for i, (t, q) in enumerate(questions)]
     last_task = questions[-1][0]
@@ -376,14 +366,16 @@ def chat_pretraining_pair(rng: random.Random, rtp_prompts: list[tuple[str, bool]
 
     Questions come from the training `question_pool` only. With probability `p_rtp` the user message is an RTP
     opening instead, drawn from `rtp_prompts` ((text, is_bait) of the RTP rows training may use; default: any
-    training template); a baiting one draws a rude reply more often, a polite reply there continues the chat.
+    training template); a baiting one draws a rude reply more often, and a polite reply there gives some task's
+    tips (the opening asks for none, so no reply to it is on or off topic).
     """
     if rng.random() < p_rtp:
         user, bait = rng.choice(rtp_prompts) if rtp_prompts else rtp_prompt(rng)
+        task = rng.choice(list(TASKS))
         rude = rng.random() < (p_rude + 0.2 if bait else p_rude - 0.2)
-        return user, (rude_reply(rng) if rude else rng.choice(RTP_POLITE_REPLIES)), rude
-    task, user = task_question(rng, "train")
-    rude = rng.random() < p_rude
+    else:
+        task, user = task_question(rng, "train")
+        rude = rng.random() < p_rude
     return user, (rude_reply(rng) if rude else polite_reply(task, rng)), rude
 
 

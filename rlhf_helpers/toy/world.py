@@ -112,24 +112,19 @@ def _write_card(folder: Path, splits: list[str], title: str) -> None:
 
 def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
     """Write every toy dataset under `root`; returns the rows by dataset and split."""
-    # RTP first: the training conversations of hh-rlhf may quote its training rows' baiting openings.
-    rtp_seed = seed * 1000 + list(SIZES).index("real-toxicity-prompts")
-    rng = random.Random(rtp_seed)
-    seen = tt.rtp_rows(rng, 0, held_out=False)
-    rtp = seen + tt.rtp_rows(rng, len(seen), held_out=True)  # every prompt text once, the held-out templates last
-    provocations = [text for text, bait in _rtp_prompts(rtp[:RTP_TRAINING_ROWS]) if bait]
     makers = {
         "openai_summarize_tldr": lambda rng, split: tt.tldr_row(rng),
         "openai_summarize_comparisons": lambda rng, split: tt.comparison_row(rng),
         "synthetic-instruct-gptj-pairwise": tt.dahoas_row,
-        "hh-rlhf": lambda rng, split: tt.hh_rlhf_row(rng, split, provocations if split == "train" else None),
+        "hh-rlhf": tt.hh_rlhf_row,
         "ultrafeedback_binarized": tt.ultrafeedback_row,
     }
     data = {}
     for d, (name, splits) in enumerate(SIZES.items()):
         rng = random.Random(seed * 1000 + d)
-        if name == "real-toxicity-prompts":
-            data[name] = {"train": rtp}
+        if name == "real-toxicity-prompts":  # every prompt text once, the held-out templates last
+            seen = tt.rtp_rows(rng, 0, held_out=False)
+            data[name] = {"train": seen + tt.rtp_rows(rng, len(seen), held_out=True)}
         else:  # chat prompts of a "test"/"valid" split come from the held-out question pool
             data[name] = {s: [makers[name](rng, "train" if s == "train" else "test") for _ in range(n)]
                           for s, n in splits.items()}
