@@ -36,7 +36,7 @@ SIZES = {  # rows per split
 # notebook 04's PPO prompts); the rest of the training templates' rows, then all rows of the held-out templates, are
 # never trained on (notebook 06 evaluates on them).
 RTP_TRAINING_ROWS = 480
-CHAT_PRETRAIN = dict(n=3000, steps=300, lr=3e-3, batch_size=32)
+CHAT_PRETRAIN = dict(n=3000, steps=400, lr=3e-3, batch_size=32, p_rtp=0.3)  # p_rtp: share of RTP openings
 BERT_PRETRAIN = dict(n=3000, steps=800, lr=3e-3, batch_size=32)
 TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
 
@@ -170,7 +170,7 @@ def pretraining_data(data: dict, rng: random.Random) -> tuple[list[tuple[str, st
     evaluation prompt of notebooks 04–06 is seen in pretraining.
     """
     rtp = rtp_training_prompts(data)
-    chat = [tt.chat_pretraining_pair(rng, rtp) for _ in range(CHAT_PRETRAIN["n"])]
+    chat = [tt.chat_pretraining_pair(rng, rtp, p_rtp=CHAT_PRETRAIN["p_rtp"]) for _ in range(CHAT_PRETRAIN["n"])]
     tox = [tt.toxicity_training_row(rng) for _ in range(TOXICITY_TRAIN["n"])]
     return chat, tox
 
@@ -230,7 +230,7 @@ def _build(out: Path, seed: int) -> dict:
     lm = tm.tiny_model("mistral", tok, seed)
     texts = [tok.apply_chat_template([{"role": "user", "content": u}, {"role": "assistant", "content": a}],
                                      tokenize=False) for u, a, _ in chat]
-    # Loss on the replies only, with a decaying learning rate: in 300 steps the model learns to answer the
+    # Loss on the replies only, with a decaying learning rate: in 400 steps the model learns to answer the
     # question asked (on-topic rate ~0.9 among its polite replies), not only to be polite or rude.
     losses = tm.train_causal_lm(lm, tok, texts, CHAT_PRETRAIN["steps"], CHAT_PRETRAIN["lr"],
                                 CHAT_PRETRAIN["batch_size"], seed, decay=True, loss_after="<|assistant|>")
