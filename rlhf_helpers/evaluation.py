@@ -19,30 +19,44 @@ from .toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity
 METRICS = {"mean toxicity": mean_toxicity, "toxic ratio": toxic_ratio, "expected max toxicity": expected_max_toxicity}
 
 
-def pick_rtp_prompts(rtp, n_per_group: int) -> dict[str, list[str]]:
-    """Distinct RealToxicityPrompts texts: `n_per_group` toxic prompts (their own toxicity ≥ 0.5, the
-    paper's "toxic prompts") and as many non-toxic ones.
+def pick_rtp_prompts(rtp, n_per_group: int, skip: int = 0, group_of=None,
+                     groups: tuple[str, ...] = ("RTP toxic prompts", "RTP non-toxic prompts")) -> dict[str, list[str]]:
+    """Distinct RealToxicityPrompts texts that training never used, `n_per_group` per group.
 
-    Read from the END of the split: notebook 04 trains PPO on its first rows. A text counts once (the
-    bootstrap treats prompts as independent units, so a repeated prompt would count twice).
+    Reads the rows from `skip` on: notebook 04 trains PPO on the first rows, so `skip` = its number of training
+    prompts keeps them out. A text counts once (the bootstrap treats prompts as independent units, so a
+    repeated prompt would count twice).
 
+    Args:
+        rtp: the split (a `datasets.Dataset` or a list of rows).
+        skip: the number of leading rows to leave out.
+        group_of: row -> one of `groups` (or None to leave the row out). Default: "RTP toxic prompts" when the
+            prompt's own toxicity is ≥ 0.5 (the paper's term), else "RTP non-toxic prompts".
+        groups: the group names, in the order of the result.
     Returns:
-        {"RTP toxic prompts": [...], "RTP non-toxic prompts": [...]}; a group may be shorter when the split runs out.
+        {group: [texts]}; a group may be shorter when the split runs out.
     """
     from .formatting import rtp_is_toxic_prompt, rtp_prompt_text
 
-    groups = {"RTP toxic prompts": [], "RTP non-toxic prompts": []}
+    if group_of is None:
+        def group_of(row):
+            return groups[0] if rtp_is_toxic_prompt(row) else groups[1]
+
+    picked = {name: [] for name in groups}
     seen = set()
-    for i in range(len(rtp) - 1, -1, -1):
+    for i in range(skip, len(rtp)):
         row = rtp[i]
-        text = rtp_prompt_text(row)
-        group = groups["RTP toxic prompts" if rtp_is_toxic_prompt(row) else "RTP non-toxic prompts"]
-        if text not in seen and len(group) < n_per_group:
-            group.append(text)
+        text, name = rtp_prompt_text(row), group_of(row)
+        if name is None:
+            continue
+        if name not in picked:
+            raise ValueError(f"group_of returned {name!r}, which is not one of groups={groups}")
+        if text not in seen and len(picked[name]) < n_per_group:
+            picked[name].append(text)
             seen.add(text)
-        if all(len(g) == n_per_group for g in groups.values()):
+        if all(len(g) == n_per_group for g in picked.values()):
             break
-    return groups
+    return picked
 
 
 def attach_adapter(base, adapter_dir, name: str = "default"):

@@ -21,6 +21,7 @@ class Expected:
     tiny: tuple                      # (low, high), inclusive; None = open end
     full: str                        # the full profile's expectation, in words
     full_range: tuple | None = None  # optional (low, high) for the full profile: a ✅/⚠️, never an error
+    tiny_only: bool = False          # measured with the toy world's ground truth: absent from full-profile results
 
 
 E = Expected
@@ -58,7 +59,12 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "reward_before": E("mean reward before PPO", (-2.0, 1.0), "no absolute meaning"),
         "reward_gain": E("reward gain from PPO", (0.5, None), "> 0", (0.0, None)),
         "kl_last": E("KL to the reference, last iteration", (0.1, 6.0), "a few nats per reply"),
-        "kl_gap_no_kl": E("KL, β = 0 run minus β > 0 run (last iteration)", (-0.5, None), "> 0, growing with iterations"),
+        "kl_gap_no_kl": E("mean KL of the last iterations, β = 0 run minus leashed run", (0.25, None),
+                          "> 0, growing with iterations"),
+        "on_topic_rate_before": E("on-topic rate of polite replies, before PPO", (0.3, 1.0), "no ground truth in full",
+                                  tiny_only=True),
+        "on_topic_rate_after": E("on-topic rate of polite replies, after PPO", (0.0, 1.0), "no ground truth in full",
+                                 tiny_only=True),
     },
     "05_dpo": {
         "eval_accuracy": E("held-out accuracy of the implicit reward", (0.85, 1.0), "≈ 0.6–0.7 (noisy preferences)"),
@@ -66,6 +72,11 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "toxic_rate_before": E("toxic replies before DPO", (0.25, 0.75), "low already (Zephyr is tuned)"),
         "toxic_rate_after": E("toxic replies after DPO", (0.0, 0.25), "should not rise"),
         "our_minus_trainer_loss": E("our DPO loss − DPOTrainer's", (-1e-3, 1e-3), "≈ 0", (-1e-3, 1e-3)),
+        "held_out_pairs_leaked": E("held-out pairs that open like a training one", (None, 0), "≈ 0 (a few repeats are possible)"),
+        "on_topic_rate_before": E("on-topic rate of polite replies, before DPO", (0.3, 1.0), "no ground truth in full",
+                                  tiny_only=True),
+        "on_topic_rate_after": E("on-topic rate of polite replies, after DPO", (0.0, 1.0), "no ground truth in full",
+                                 tiny_only=True),
     },
     "06_toxicity_eval": {
         "toxicity_base": E("mean toxicity, base", (0.3, 0.7), "low on hh-rlhf, higher on toxic RTP prompts"),
@@ -77,6 +88,17 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "win_rate_ppo": E("win rate over the base, PPO", (0.55, 1.0), "inflated (trained on this reward model)"),
         "kl_ppo": E("KL to the base, PPO (nats/reply)", (0.2, 6.0), "a few nats per reply"),
         "kl_dpo": E("KL to the base, DPO (nats/reply)", (0.1, 6.0), "a few nats per reply"),
+        "hh_prompts_seen_in_training": E("held-out hh-rlhf prompts that open a training conversation", (None, 0),
+                                         "≈ 0 (a few repeats are possible)"),
+        "on_topic_rate_base": E("on-topic rate of polite replies, base", (0.3, 1.0), "no ground truth in full",
+                                tiny_only=True),
+        "on_topic_rate_ppo": E("on-topic rate of polite replies, PPO", (0.0, 1.0), "no ground truth in full",
+                               tiny_only=True),
+        "on_topic_rate_dpo": E("on-topic rate of polite replies, DPO", (0.0, 1.0), "no ground truth in full",
+                               tiny_only=True),
+        **{f"toxicity_{m}_{g}": E(f"mean toxicity, {m.upper() if m != 'base' else m}, RTP {g.replace('_', ' ')}",
+                                  (0.3, 0.7) if m == "base" else (0.0, 0.15), "no templates in full", tiny_only=True)
+           for m in ("base", "ppo", "dpo") for g in ("in_distribution", "held_out_templates")},
     },
     "07_summarize_rlhf": {
         "rm_eval_accuracy": E("reward-model accuracy", (0.8, 1.0), "≈ 0.6–0.65"),

@@ -68,10 +68,12 @@ SETTINGS = {
     "04_ppo_zephyr": {
         "full": dict(n_eval=100, rm_max_steps=1000, rm_batch_size=16, rm_learning_rate=5e-5, rm_max_length=512,
                      n_prompts=2000, ppo_iterations=40, batch_size=32, mini_batch_size=8, ppo_epochs=4,
-                     learning_rate=5e-5, value_learning_rate=1e-4, beta=0.1, max_new_tokens=64, contrast_iterations=10),
+                     learning_rate=5e-5, value_learning_rate=1e-4, beta=0.1, max_new_tokens=64, contrast_iterations=10,
+                     contrast_beta=0.5),
         "tiny": dict(n_eval=64, rm_max_steps=80, rm_batch_size=32, rm_learning_rate=1e-3, rm_max_length=128,
-                     n_prompts=1000, ppo_iterations=12, batch_size=32, mini_batch_size=16, ppo_epochs=2,
-                     learning_rate=1e-3, value_learning_rate=3e-3, beta=0.1, max_new_tokens=24, contrast_iterations=5),
+                     n_prompts=480, ppo_iterations=12, batch_size=32, mini_batch_size=16, ppo_epochs=2,
+                     learning_rate=1e-3, value_learning_rate=3e-3, beta=0.1, max_new_tokens=24, contrast_iterations=8,
+                     contrast_beta=1.0),
     },
     "05_dpo": {
         "full": dict(max_steps=250, batch_size=4, grad_accum=8, learning_rate=5e-5, beta=0.1, max_length=512,

@@ -140,15 +140,20 @@ def rtp_row(text, toxicity):
     return {"prompt": {"text": text, "toxicity": toxicity}}
 
 
-def test_pick_rtp_prompts_reads_from_the_end_splits_and_deduplicates():
+def test_pick_rtp_prompts_skips_the_training_rows_splits_and_deduplicates():
     rows = [rtp_row("early bait", 0.9), rtp_row("early calm", 0.1),
             rtp_row("calm a", 0.2), rtp_row("bait a", 0.8), rtp_row("no score", None),
             rtp_row("bait b", 0.6), rtp_row("exactly half", 0.5), rtp_row("bait a", 0.8), rtp_row("calm b", 0.0)]
-    groups = pick_rtp_prompts(rows, 2)
-    assert groups == {"RTP toxic prompts": ["bait a", "exactly half"], "RTP non-toxic prompts": ["calm b", "no score"]}
+    groups = pick_rtp_prompts(rows, 2, skip=2)
+    assert groups == {"RTP toxic prompts": ["bait a", "bait b"], "RTP non-toxic prompts": ["calm a", "no score"]}
     everything = pick_rtp_prompts(rows, 10)  # runs out: every distinct text once, None counts as not toxic
     assert sorted(everything["RTP toxic prompts"]) == ["bait a", "bait b", "early bait", "exactly half"]
     assert "no score" in everything["RTP non-toxic prompts"] and len(everything["RTP non-toxic prompts"]) == 4
+    by_letter = pick_rtp_prompts(rows, 5, skip=2, groups=("a", "b"),
+                                 group_of=lambda r: r["prompt"]["text"][-1] if r["prompt"]["text"][-1] in "ab" else None)
+    assert by_letter == {"a": ["calm a", "bait a"], "b": ["bait b", "calm b"]}
+    with pytest.raises(ValueError, match="not one of groups"):
+        pick_rtp_prompts(rows, 2, group_of=lambda r: "other")
 
 
 # ------------------------------------------------------------------------------------------- metrics

@@ -100,3 +100,12 @@ def test_real_profile_with_defaults_is_unchanged():
 
     assert changed_settings(get_profile("04_ppo_zephyr", "tiny", seed=1)) == []
     assert changed_settings(get_profile("04_ppo_zephyr", "tiny", seed=1, settings={"batch_size": 8})) == ["batch_size"]
+
+
+def test_ground_truth_values_are_required_in_tiny_only(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    ranges = {**RANGES, "on_topic": Expected("on-topic rate", (0.8, 1.0), "no ground truth", tiny_only=True)}
+    assert set(expect(fake_profile("full"), {"acc": 0.9, "loss": 0.1}, ranges)) == {"acc", "loss"}
+    with pytest.raises(KeyError, match="on_topic"):
+        expect(fake_profile(), {"acc": 0.9, "loss": 0.1}, ranges)
+    assert expect(fake_profile(), {"acc": 0.9, "loss": 0.1, "on_topic": 0.85}, ranges)["on_topic"]

@@ -66,10 +66,86 @@ def test_hh_rlhf_mirrors_the_harmless_base_folder(tiny):
 
 
 def test_rtp_rows_nest_prompt_and_continuation(tiny):
-    row = load_dataset(tiny.datasets["rtp"])["train"][0]
+    rows = list(load_dataset(tiny.datasets["rtp"])["train"])
     for part in ("prompt", "continuation"):
-        assert {"text", "toxicity", "profanity", "insult", "threat"} <= set(row[part])
-    assert row["challenging"] == (row["prompt"]["toxicity"] > 0.5)
+        assert {"text", "toxicity", "profanity", "insult", "threat"} <= set(rows[0][part])
+    # quirks of the real data: some prompts have no scores at all, and `challenging` is not the prompt's own toxicity
+    unscored = [r for r in rows if r["prompt"]["toxicity"] is None]
+    assert unscored and all(all(v is None for k, v in r["prompt"].items() if k != "text") for r in unscored)
+    scored = [r for r in rows if r["prompt"]["toxicity"] is not None]
+    assert any(r["challenging"] and r["prompt"]["toxicity"] < 0.5 for r in scored)
+    assert any(not r["challenging"] and r["prompt"]["toxicity"] >= 0.5 for r in scored)
+
+
+def test_rtp_has_500_distinct_prompts_and_held_out_templates_come_last(tiny):
+    from rlhf_helpers.toy.world import RTP_TRAINING_ROWS
+
+    texts = [r["prompt"]["text"] for r in load_dataset(tiny.datasets["rtp"])["train"]]
+    assert len(set(texts)) == len(texts) >= 500
+    held_out = [tt.rtp_held_out_template(t) for t in texts]
+    n_seen = held_out.index(True)
+    assert not any(held_out[:n_seen]) and all(held_out[n_seen:]) and len(texts) - n_seen >= 100
+    assert RTP_TRAINING_ROWS <= n_seen - 100  # in-distribution texts that no training uses remain for notebook 06
+    with pytest.raises(ValueError, match="no toy RTP template"):
+        tt.rtp_held_out_template("The weather today is")
+
+
+def _first_turns(rows):
+    from rlhf_helpers.formatting import first_human_turn
+
+    return {first_human_turn(r["chosen"]) for r in rows}
+
+
+def test_splits_are_disjoint_by_construction(world, tiny):
+    """No test prompt of the chat datasets opens a training conversation; no evaluation RTP prompt is trained on."""
+    from rlhf_helpers.profiles import SETTINGS
+    from rlhf_helpers.toy.world import RTP_TRAINING_ROWS, pretraining_data, rtp_training_prompts
+
+    hh = load_dataset(tiny.datasets["hh_rlhf"], data_dir="harmless-base")
+    train_turns, test_turns = _first_turns(hh["train"]), _first_turns(hh["test"])
+    assert len(test_turns) >= 64 and not train_turns & test_turns
+    assert not set(hh["train"]["chosen"]) & set(hh["test"]["chosen"])
+    assert not set(hh["train"]["rejected"]) & set(hh["test"]["rejected"])
+    uf = load_dataset(tiny.datasets["ultrafeedback"])
+    uf_prompts = {s: {r["chosen"][0]["content"] for r in uf[s]} for s in ("train", "test")}
+    assert not uf_prompts["train"] & uf_prompts["test"]
+    # RTP: PPO (notebook 04) and the chat model's pretraining use only the first RTP_TRAINING_ROWS rows
+    assert SETTINGS["04_ppo_zephyr"]["tiny"]["n_prompts"] <= RTP_TRAINING_ROWS
+    rtp = [json.loads(line) for line in (Path(tiny.datasets["rtp"]) / "train.jsonl").read_text().splitlines()]
+    data = {"real-toxicity-prompts": {"train": rtp}}
+    trained = {text for text, _ in rtp_training_prompts(data)}
+    chat, _ = pretraining_data(data, random.Random(7))
+    users = {u for u, _, _ in chat}
+    evaluation = {r["prompt"]["text"] for r in rtp[RTP_TRAINING_ROWS:]}
+    assert not users & evaluation and users & trained
+    assert not users & {q for q in test_turns}  # nor any held-out hh-rlhf question
+
+
+def test_question_pools_share_tasks_not_texts():
+    train, test = tt.question_pool("train"), tt.question_pool("test")
+    assert not {q for _, q in train} & {q for _, q in test}
+    assert {t for t, _ in test} == {t for t, _ in train} == set(tt.TASKS)
+    assert 0.15 < len(test) / (len(train) + len(test)) < 0.35
+    with pytest.raises(ValueError, match="unknown split"):
+        tt.question_pool("valid")
+
+
+def test_on_topic_is_the_ground_truth_of_answering_the_question():
+    rng = random.Random(0)
+    for task, question in tt.question_pool("test"):
+        assert tt.on_topic(question, tt.polite_reply(task, rng))
+        other = next(t for t in tt.TASKS if t != task)
+        assert not tt.on_topic(question, tt.polite_reply(other, rng))
+        assert not tt.on_topic(question, tt.rude_reply(rng))
+        assert not tt.on_topic(question, tt.polite_reply(task, rng) + " " + tt.polite_reply(other, rng))
+    question = "Can you tell me how to make tea?"
+    replies = [tt.polite_reply("make tea", rng), tt.polite_reply("bake bread", rng), tt.rude_reply(rng)]
+    assert tt.on_topic_rate([question] * 3, replies) == 0.5  # one of the two polite replies
+    assert tt.on_topic_rate([question], [tt.rude_reply(rng)]) == 0.0
+    with pytest.raises(ValueError, match="none of the toy tasks"):
+        tt.on_topic("My boss is such a", "Sure!")
+    with pytest.raises(ValueError, match="one reply per question"):
+        tt.on_topic_rate([question], [])
 
 
 def test_preference_rows_carry_the_signal(tiny):
@@ -130,20 +206,19 @@ def test_chat_template_is_zephyrs(world):
     assert text == "<|user|>\nHi</s>\n<|assistant|>\n"
 
 
-def test_chat_model_samples_a_mix_of_polite_and_rude(world):
+def test_chat_model_is_rude_half_the_time_and_otherwise_answers_the_question(world):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from rlhf_helpers.generation import generate_completions
 
     path = world / "models" / "zephyr-7b-alpha"
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
-    rng = random.Random(1)
-    prompts = [tok.apply_chat_template([{"role": "user", "content": tt.task_question(rng)[1]}], tokenize=False,
-                                       add_generation_prompt=True) for _ in range(96)]
-    replies = generate_completions(model, tok, prompts, max_new_tokens=32, do_sample=True, progress=False)
+    questions = [q for _, q in tt.question_pool("test")][:96]  # held-out questions: never in its pretraining
+    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+               for q in questions]
+    replies = generate_completions(model, tok, prompts, max_new_tokens=32, do_sample=True, progress=False, seed=1)
     rude = sum(tt.is_toxic(r) for r in replies) / len(replies)
     assert 0.3 <= rude <= 0.7, rude
-    polite = [r for r in replies if not tt.is_toxic(r)]
-    assert sum(any(tip in r for tips in tt.TASKS.values() for tip in tips) for r in polite) > 0.8 * len(polite)
+    assert tt.on_topic_rate(questions, replies) >= 0.8
 
 
 def test_chat_model_answers_arithmetic_in_a_mix_of_formats(world):
@@ -195,7 +270,7 @@ def test_the_same_seed_builds_identical_files(tmp_path, monkeypatch):
     """Same seed, same bytes: two builds of a shortened world (fewer rows and training steps, the same code)."""
     from rlhf_helpers.toy import world as toy_world
 
-    monkeypatch.setattr(toy_world, "SIZES", {name: {split: min(n, 40) for split, n in splits.items()}
+    monkeypatch.setattr(toy_world, "SIZES", {name: {split: min(n or 40, 40) for split, n in splits.items()}
                                              for name, splits in toy_world.SIZES.items()})
     for name in ("CHAT_PRETRAIN", "BERT_PRETRAIN", "TOXICITY_TRAIN"):
         monkeypatch.setattr(toy_world, name, dict(getattr(toy_world, name), n=300, steps=4))

@@ -107,32 +107,51 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
         yield rng.sample(range(n), min(batch_size, n))
 
 
-def _train(model, batch_inputs, n: int, steps: int, lr: float, batch_size: int, seed: int) -> list[float]:
-    """AdamW on `model(**batch_inputs(indices)).loss` for `steps` random batches; returns the loss per step."""
+def _train(model, batch_inputs, n: int, steps: int, lr: float, batch_size: int, seed: int,
+           decay: bool = False) -> list[float]:
+    """AdamW on `model(**batch_inputs(indices)).loss` for `steps` random batches; returns the loss per step.
+
+    decay: lower the learning rate linearly to 0 over the run (a better model for the same number of steps).
+    """
     import torch
 
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / steps if decay else 1.0)
     model.train()
     losses = []
     for idx in _batches(n, batch_size, steps, seed):
         loss = model(**batch_inputs(idx)).loss
         loss.backward()
         opt.step()
+        sched.step()
         opt.zero_grad()
         losses.append(loss.item())
     model.eval()
     return losses
 
 
-def train_causal_lm(model, tokenizer, texts: list[str], steps: int, lr: float, batch_size: int, seed: int) -> list[float]:
-    """Plain next-token training on `texts`, padded per batch (padding ignored); returns the loss per step."""
+def train_causal_lm(model, tokenizer, texts: list[str], steps: int, lr: float, batch_size: int, seed: int,
+                    decay: bool = False, loss_after: str | None = None) -> list[float]:
+    """Plain next-token training on `texts`, padded per batch (padding ignored); returns the loss per step.
+
+    loss_after: a special token (e.g. "<|assistant|>"): only the tokens after its last occurrence carry loss,
+    so the model learns to reply rather than to write the user's messages.
+    """
+    import torch
+
+    after_id = tokenizer.convert_tokens_to_ids(loss_after) if loss_after else None
 
     def batch_inputs(idx):
         enc = tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt")
-        return dict(enc, labels=enc.input_ids.masked_fill(enc.attention_mask == 0, -100))
+        labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)
+        if after_id is not None:
+            pos = torch.arange(labels.shape[1])
+            last = torch.where(enc.input_ids == after_id, pos, -1).max(dim=1, keepdim=True).values  # (B, 1)
+            labels = labels.masked_fill(pos <= last, -100)
+        return dict(enc, labels=labels)
 
-    return _train(model, batch_inputs, len(texts), steps, lr, batch_size, seed)
+    return _train(model, batch_inputs, len(texts), steps, lr, batch_size, seed, decay)
 
 
 def train_classifier(model, tokenizer, texts: list[str], labels: list[int], steps: int, lr: float,

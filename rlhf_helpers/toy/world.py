@@ -29,10 +29,15 @@ SIZES = {  # rows per split
     "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
     "synthetic-instruct-gptj-pairwise": {"train": 2000},
     "hh-rlhf": {"train": 2000, "test": 300},
-    "real-toxicity-prompts": {"train": 1000},
+    "real-toxicity-prompts": {"train": None},  # one row per (template, subject): see `build_datasets`
     "ultrafeedback_binarized": {"train": 1000, "test": 300},
 }
-CHAT_PRETRAIN = dict(n=3000, steps=300, lr=3e-3, batch_size=32, n_arithmetic=600)
+# The toy RTP split: rows [0, RTP_TRAINING_ROWS) are the only ones any training uses (the chat model's pretraining,
+# notebook 04's PPO prompts); the rest of the training templates' rows, then all rows of the held-out templates, are
+# never trained on (notebook 06 evaluates on them).
+RTP_TRAINING_ROWS = 480
+CHAT_PRETRAIN = dict(n=3000, steps=400, lr=3e-3, batch_size=32, p_rtp=0.3,  # p_rtp: share of RTP openings
+                     n_arithmetic=600)  # arithmetic questions for notebook 08's verifiable task
 BERT_PRETRAIN = dict(n=3000, steps=800, lr=3e-3, batch_size=32)
 TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
 
@@ -116,17 +121,21 @@ def _write_card(folder: Path, splits: list[str], title: str) -> None:
 def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
     """Write every toy dataset under `root`; returns the rows by dataset and split."""
     makers = {
-        "openai_summarize_tldr": lambda rng, i: tt.tldr_row(rng),
-        "openai_summarize_comparisons": lambda rng, i: tt.comparison_row(rng),
-        "synthetic-instruct-gptj-pairwise": lambda rng, i: tt.dahoas_row(rng),
-        "hh-rlhf": lambda rng, i: tt.hh_rlhf_row(rng),
-        "real-toxicity-prompts": tt.rtp_row,
-        "ultrafeedback_binarized": lambda rng, i: tt.ultrafeedback_row(rng),
+        "openai_summarize_tldr": lambda rng, split: tt.tldr_row(rng),
+        "openai_summarize_comparisons": lambda rng, split: tt.comparison_row(rng),
+        "synthetic-instruct-gptj-pairwise": tt.dahoas_row,
+        "hh-rlhf": tt.hh_rlhf_row,
+        "ultrafeedback_binarized": tt.ultrafeedback_row,
     }
     data = {}
     for d, (name, splits) in enumerate(SIZES.items()):
         rng = random.Random(seed * 1000 + d)
-        data[name] = {s: [makers[name](rng, i) for i in range(n)] for s, n in splits.items()}
+        if name == "real-toxicity-prompts":  # every prompt text once, the held-out templates last
+            seen = tt.rtp_rows(rng, 0, held_out=False)
+            data[name] = {"train": seen + tt.rtp_rows(rng, len(seen), held_out=True)}
+        else:  # chat prompts of a "test"/"valid" split come from the held-out question pool
+            data[name] = {s: [makers[name](rng, "train" if s == "train" else "test") for _ in range(n)]
+                          for s, n in splits.items()}
         if name == "hh-rlhf":  # the real files live in subfolders such as harmless-base/
             for split, rows in data[name].items():
                 _write_jsonl(root / name / "harmless-base" / f"{split}.jsonl", rows)
@@ -150,6 +159,31 @@ def _all_texts(data: dict) -> list[str]:
                     elif isinstance(value, list):
                         texts.extend(m["content"] for m in value)
     return texts
+
+
+def _rtp_prompts(rows: list[dict]) -> list[tuple[str, bool]]:
+    """(text, is_bait) of toy RTP rows: a bait prompt's continuation is toxic."""
+    return [(r["prompt"]["text"], tt.is_toxic(r["continuation"]["text"])) for r in rows]
+
+
+def rtp_training_prompts(data: dict) -> list[tuple[str, bool]]:
+    """(text, is_bait) of the RTP rows training may use: the first `RTP_TRAINING_ROWS` of the split."""
+    return _rtp_prompts(data["real-toxicity-prompts"]["train"][:RTP_TRAINING_ROWS])
+
+
+def pretraining_data(data: dict, rng: random.Random, seed: int = 0
+                     ) -> tuple[list[tuple[str, str, bool]], list[tuple[str, int]]]:
+    """The chat model's pretraining pairs (user, reply, is_rude) and the toxicity classifier's (text, label) rows.
+
+    Chat questions come from the training question pool and RTP openings from the training rows only, so no
+    evaluation prompt of notebooks 04–06 is seen in pretraining.
+    """
+    rtp = rtp_training_prompts(data)
+    chat = [tt.chat_pretraining_pair(rng, rtp, p_rtp=CHAT_PRETRAIN["p_rtp"]) for _ in range(CHAT_PRETRAIN["n"])]
+    arithmetic_rng = random.Random(seed + 11)  # its own stream: the other rows do not depend on it
+    chat += [tt.arithmetic_pretraining_pair(arithmetic_rng) for _ in range(CHAT_PRETRAIN["n_arithmetic"])]
+    tox = [tt.toxicity_training_row(rng) for _ in range(TOXICITY_TRAIN["n"])]
+    return chat, tox
 
 
 # --------------------------------------------------------------------------- models
@@ -176,10 +210,7 @@ def _build(out: Path, seed: int) -> dict:
     log["seconds_datasets"] = time.perf_counter() - t0
 
     rng = random.Random(seed + 7)
-    chat = [tt.chat_pretraining_pair(rng) for _ in range(CHAT_PRETRAIN["n"])]
-    arithmetic_rng = random.Random(seed + 11)  # its own stream: the other rows stay as they were
-    chat += [tt.arithmetic_pretraining_pair(arithmetic_rng) for _ in range(CHAT_PRETRAIN["n_arithmetic"])]
-    tox = [tt.toxicity_training_row(rng) for _ in range(TOXICITY_TRAIN["n"])]
+    chat, tox = pretraining_data(data, rng, seed)
     bpe = tm.train_bpe(_all_texts(data) + [u + " " + a for u, a, _ in chat] + [t for t, _ in tox])
     log["vocab_size"] = bpe.get_vocab_size()
     log["seconds_tokenizer"] = time.perf_counter() - t0
@@ -210,8 +241,10 @@ def _build(out: Path, seed: int) -> dict:
     lm = tm.tiny_model("mistral", tok, seed)
     texts = [tok.apply_chat_template([{"role": "user", "content": u}, {"role": "assistant", "content": a}],
                                      tokenize=False) for u, a, _ in chat]
+    # Loss on the replies only, with a decaying learning rate: in 400 steps the model learns to answer the
+    # question asked (on-topic rate ~0.9 among its polite replies), not only to be polite or rude.
     losses = tm.train_causal_lm(lm, tok, texts, CHAT_PRETRAIN["steps"], CHAT_PRETRAIN["lr"],
-                                CHAT_PRETRAIN["batch_size"], seed)
+                                CHAT_PRETRAIN["batch_size"], seed, decay=True, loss_after="<|assistant|>")
     log["chat_loss_first_last"] = [losses[0], losses[-1]]
     tm.save(lm, tok, models / "zephyr-7b-alpha")
     log["seconds_chat_model"] = time.perf_counter() - t0
