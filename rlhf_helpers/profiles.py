@@ -151,8 +151,13 @@ class Profile:
             self.precision = choose_precision(self.device)
 
     def output_dir(self, stage: str | None = None) -> Path:
-        """The folder where this notebook (or another `stage`) saves what it trains."""
-        path = self.artifacts / self.name / (stage or self.notebook)
+        """The folder where this notebook (or another `stage`) saves what it trains.
+
+        In the tiny profile each toy-world seed has its own folders (`tiny/` for seed 0, `tiny-seed<N>/` otherwise):
+        every seed's world has its own tokenizer, so a model trained with one seed is useless with another.
+        """
+        profile_dir = self.name if self.name != "tiny" or self.seed == 0 else f"tiny-seed{self.seed}"
+        path = self.artifacts / profile_dir / (stage or self.notebook)
         path.mkdir(parents=True, exist_ok=True)
         return path
 

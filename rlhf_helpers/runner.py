@@ -160,11 +160,11 @@ def ensure_stage(profile, stem: str, required_file: str) -> Path:
         with FileLock(str(out) + ".lock"):
             if (out / required_file).exists():
                 return out
-            return _rebuild_stage(out, stem, required_file)
+            return _rebuild_stage(out, stem, required_file, seed=profile.seed)
     return _rebuild_stage(out, stem, required_file, profile.name)
 
 
-def _rebuild_stage(out: Path, stem: str, required_file: str, profile_name: str = "tiny") -> Path:
+def _rebuild_stage(out: Path, stem: str, required_file: str, profile_name: str = "tiny", seed: int = 0) -> Path:
     import shutil
     import tempfile
 
@@ -174,12 +174,12 @@ def _rebuild_stage(out: Path, stem: str, required_file: str, profile_name: str =
             f"RLHF_ARTIFACTS_DIR at the folder that holds its artifacts. In Colab, whose disk is wiped between "
             f"sessions, set KEEP_ARTIFACTS_ON_DRIVE = True in the cell after the parameters, in both "
             f"notebooks: {stem} then saves to your Google Drive and this notebook finds it there.")
-    print(f"{stem} has not been run yet in the tiny profile: running it now, headless ...", flush=True)
+    print(f"{stem} has not been run yet in the tiny profile (seed {seed}): running it now, headless ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         # run a copy: the installed notebooks' folder may be read-only, and the kernel works in its folder
         (Path(tmp) / "source").mkdir()
         source = Path(shutil.copy(notebooks_dir() / f"{stem}.ipynb", Path(tmp) / "source"))
-        row = run_notebook(source, Path(tmp), "tiny")
+        row = run_notebook(source, Path(tmp), "tiny", parameters={"SEED": seed} if seed else None)
     if not row["ok"] or not (out / required_file).exists():
         raise RuntimeError(f"rebuilding {stem} failed: {row['error'] or required_file + ' was not written'}")
     print(f"{stem} rebuilt in {row['seconds']:.0f} s")

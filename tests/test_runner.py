@@ -60,3 +60,26 @@ def test_ensure_stage_runs_a_missing_stage_in_tiny_and_refuses_in_full(tmp_path,
     assert (out / "model.bin").read_text() == "weights"
     with pytest.raises(FileNotFoundError, match="run notebook 09_fake.ipynb first"):
         runner.ensure_stage(get_profile("09_fake", "full"), "09_fake", "model.bin")
+
+
+def test_ensure_stage_rebuilds_an_earlier_stage_with_the_same_seed_in_its_own_folder(tmp_path, monkeypatch):
+    """Each toy-world seed has its own tokenizer: a stage rebuilt for a seed-1 notebook must be trained on seed 1,
+    and must not overwrite (or be mistaken for) seed 0's."""
+    from rlhf_helpers import runner
+    from rlhf_helpers.profiles import get_profile
+
+    monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    path = write(nb_dir / "09_fake.ipynb", [
+        "SEED = 0",
+        "from rlhf_helpers.profiles import get_profile\n"
+        "(get_profile('09_fake', seed=SEED).output_dir() / 'model.bin').write_text(f'seed {SEED}')"])
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, path)
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: nb_dir)
+    seed0 = runner.ensure_stage(get_profile("09_fake", "tiny", seed=0), "09_fake", "model.bin")
+    seed1 = runner.ensure_stage(get_profile("09_fake", "tiny", seed=1), "09_fake", "model.bin")
+    assert seed0 != seed1
+    assert (seed0 / "model.bin").read_text() == "seed 0" and (seed1 / "model.bin").read_text() == "seed 1"
