@@ -37,20 +37,12 @@ def pytest_xdist_make_scheduler(config, log):
     return CourseScheduling(config, log)
 
 
-# The notebooks run in the order of what they need, not of their numbers: 06 compares the policies of 04, 05 and 08,
-# so 08 runs before it (otherwise 06 would first rebuild 08 headless, and nbval would then run 08 a second time).
-_NOTEBOOK_ORDER = ["01_sft", "02_reward_bert", "03_reward_gpt2", "04_ppo_zephyr", "05_dpo", "08_rloo_grpo",
-                   "06_toxicity_eval", "07_summarize_rlhf"]
-
-
 def pytest_collection_modifyitems(config, items):
-    def rank(item):
-        stem = item.path.stem
-        if item.path.suffix != ".ipynb":
-            return -1
-        return _NOTEBOOK_ORDER.index(stem) if stem in _NOTEBOOK_ORDER else len(_NOTEBOOK_ORDER)
+    """The notebooks run in `runner.RUN_ORDER` (each after the stages it reads: 08 before 06), after the tests."""
+    from rlhf_helpers.runner import run_order_key
 
-    items.sort(key=rank)  # stable: the cells of one notebook keep their order, the tests come first as before
+    # stable: the cells of one notebook keep their order
+    items.sort(key=lambda item: run_order_key(item.path) if item.path.suffix == ".ipynb" else (-1, ""))
 
 
 @pytest.fixture(autouse=True)

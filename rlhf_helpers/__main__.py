@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rlhf_helpers", description="RLHF course tools")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute notebooks headless, in order, and print a summary table")
-    run.add_argument("notebooks", nargs="*", help="e.g. 01 or 01_sft (default: all, in order)")
+    run.add_argument("notebooks", nargs="*", help="e.g. 01 or 01_sft (default: all, each after the stages it reads: 08 before 06)")
     run.add_argument("--profile", default=None, help="tiny or full (default: $RLHF_PROFILE, else by hardware)")
     run.add_argument("--out", default="runs", help="folder for run outputs (default: ./runs)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),

@@ -94,10 +94,22 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# The order the notebooks run in: each after the stages it reads. 06 compares the policies of 04, 05 and 08, so 08
+# runs before it (run after it, 06 would first rebuild 08 headless and 08 would then be trained twice).
+RUN_ORDER = ["01_sft", "02_reward_bert", "03_reward_gpt2", "04_ppo_zephyr", "05_dpo", "08_rloo_grpo",
+             "06_toxicity_eval", "07_summarize_rlhf"]
+
+
+def run_order_key(path: Path) -> tuple[int, str]:
+    """Sort key: the course's notebooks in RUN_ORDER, any other notebook after them by name."""
+    stem = Path(path).stem
+    return (RUN_ORDER.index(stem) if stem in RUN_ORDER else len(RUN_ORDER), Path(path).name)
+
+
 def resolve_notebooks(names: list[str]) -> list[Path]:
-    """Notebook paths from names such as `01`, `01_sft`, `01_sft.ipynb` or a path; all when empty."""
+    """Notebook paths from names such as `01`, `01_sft`, `01_sft.ipynb` or a path; all when empty, in RUN_ORDER."""
     folder = notebooks_dir()
-    available = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    available = sorted(folder.glob("[0-9][0-9]_*.ipynb"), key=run_order_key)
     if not names:
         return available
     chosen = []
@@ -109,7 +121,7 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
         if not matches:
             raise SystemExit(f"no notebook matches {name!r}; available: {', '.join(p.stem for p in available)}")
         chosen.extend(matches)
-    return sorted(set(chosen), key=lambda p: p.name)
+    return sorted(set(chosen), key=run_order_key)
 
 
 def run(names: list[str], profile: str, out_root: Path, parameters: dict | None = None) -> int:

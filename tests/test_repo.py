@@ -90,17 +90,18 @@ def test_notebooks_never_speak_of_the_projects_process(path):
 
 
 def test_the_test_suite_runs_every_notebook_after_the_stages_it_needs():
-    """conftest.py orders the notebooks for nbval; every notebook must be in that order, after what it reads."""
+    """runner.RUN_ORDER orders the notebooks (runner and nbval); every notebook is in it, after what it reads."""
     import re
 
-    import conftest
+    from rlhf_helpers.runner import RUN_ORDER, resolve_notebooks
 
     stems = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert sorted(conftest._NOTEBOOK_ORDER) == stems
+    assert sorted(RUN_ORDER) == stems
     pairs = 0
     for stem in stems:
         source = (ROOT / "notebooks" / f"{stem}.ipynb").read_text()
         for needed in set(re.findall(r'ensure_stage\([^)]*?\\"(\d\d_[a-z0-9_]+)\\"', source)):
-            assert conftest._NOTEBOOK_ORDER.index(needed) < conftest._NOTEBOOK_ORDER.index(stem), (stem, needed)
+            assert RUN_ORDER.index(needed) < RUN_ORDER.index(stem), (stem, needed)
             pairs += 1
     assert pairs >= 5  # 04, 06 (three stages), 07 and 08 read earlier stages
+    assert [p.stem for p in resolve_notebooks(["06", "08", "04"])] == ["04_ppo_zephyr", "08_rloo_grpo", "06_toxicity_eval"]

@@ -31,8 +31,11 @@ def test_runner_reports_metrics_and_the_failing_cell(tmp_path, capsys):
 
 
 def test_notebook_names_resolve_in_course_order():
+    from rlhf_helpers.runner import RUN_ORDER
+
     names = [p.stem for p in resolve_notebooks([])]
-    assert names == sorted(names) and "01_sft" in names
+    assert names == RUN_ORDER  # by number, except 08 before 06 (06 compares 08's policies)
+    assert names.index("08_rloo_grpo") < names.index("06_toxicity_eval") and names[:5] == sorted(names)[:5]
     assert [p.stem for p in resolve_notebooks(["01"])] == ["01_sft"]
 
 
