@@ -55,4 +55,4 @@ def _fresh_accelerate_state():
     if "accelerate.state" in sys.modules:
         from accelerate.state import AcceleratorState
 
-        AcceleratorState._reset_state(reset_partial_state=True)
+        AcceleratorState._reset_state(reset_partial_state=False)  # the device state stays: trainers made earlier use it

@@ -104,7 +104,7 @@ SETTINGS = {
                      activation_checkpointing=True, ppo_cost_iterations=10,
                      arithmetic_steps=100, arithmetic_generations=8, arithmetic_prompts_per_step=2,
                      arithmetic_max_new_tokens=16, n_arithmetic_eval=200, logging_steps=1),
-        "tiny": dict(n_eval=64, eval_k=4, batch_size=64, n_boot=1000, n_prompts=1000, max_steps=12,
+        "tiny": dict(n_eval=64, eval_k=4, batch_size=64, n_boot=1000, n_prompts=480, max_steps=12,
                      num_generations=4, prompts_per_step=8, micro_batch_size=32, learning_rate=1e-3, beta=0.1,
                      max_new_tokens=24, rm_max_length=128, lora_r=16, lora_alpha=32, modules_to_save=["lm_head"],
                      activation_checkpointing=False, ppo_cost_iterations=12,
