@@ -45,14 +45,15 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: run_order_key(item.path) if item.path.suffix == ".ipynb" else (-1, ""))
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _fresh_accelerate_state():
-    """`accelerate` keeps one process-wide state (device, mixed precision): a test that made an fp16 or bf16
-    Accelerator would otherwise hand its precision to the next test of the same worker process."""
+    """`accelerate` keeps one process-wide state (mixed precision among it): a module that made an fp16 or bf16
+    Accelerator would otherwise hand its precision to the next module run by the same worker process. Reset between
+    modules, not tests: a module's fixtures (a trainer built once) keep the state they were made with."""
     yield
     import sys
 
     if "accelerate.state" in sys.modules:
         from accelerate.state import AcceleratorState
 
-        AcceleratorState._reset_state(reset_partial_state=False)  # the device state stays: trainers made earlier use it
+        AcceleratorState._reset_state(reset_partial_state=False)
