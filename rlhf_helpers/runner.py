@@ -165,27 +165,26 @@ def ensure_stage(profile, stem: str, required_file: str) -> Path:
     out = profile.output_dir(stem)
     if (out / required_file).exists():
         return out
-    if profile.name == "tiny":
-        from filelock import FileLock
-
-        # Two notebooks that need the same stage at once (parallel runs) rebuild it once: the second waits.
-        with FileLock(str(out) + ".lock"):
-            if (out / required_file).exists():
-                return out
-            return _rebuild_stage(out, stem, required_file, seed=profile.seed)
-    return _rebuild_stage(out, stem, required_file, profile.name)
-
-
-def _rebuild_stage(out: Path, stem: str, required_file: str, profile_name: str = "tiny", seed: int = 0) -> Path:
-    import shutil
-    import tempfile
-
-    if profile_name != "tiny":
+    if profile.name != "tiny":
         raise FileNotFoundError(
-            f"{out / required_file} is missing: run notebook {stem}.ipynb first (profile {profile_name}), or point "
+            f"{out / required_file} is missing: run notebook {stem}.ipynb first (profile {profile.name}), or point "
             f"RLHF_ARTIFACTS_DIR at the folder that holds its artifacts. In Colab, whose disk is wiped between "
             f"sessions, set KEEP_ARTIFACTS_ON_DRIVE = True in the cell after the parameters, in both "
             f"notebooks: {stem} then saves to your Google Drive and this notebook finds it there.")
+    from filelock import FileLock
+
+    # Two notebooks that need the same stage at once (parallel runs) rebuild it once: the second waits.
+    with FileLock(str(out) + ".lock"):
+        if not (out / required_file).exists():
+            _rebuild_tiny_stage(out, stem, required_file, profile.seed)
+    return out
+
+
+def _rebuild_tiny_stage(out: Path, stem: str, required_file: str, seed: int) -> None:
+    """Run notebook `stem` headless in the tiny profile with `seed`; it must write `out / required_file`."""
+    import shutil
+    import tempfile
+
     print(f"{stem} has not been run yet in the tiny profile (seed {seed}): running it now, headless ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         # run a copy: the installed notebooks' folder may be read-only, and the kernel works in its folder
@@ -195,4 +194,3 @@ def _rebuild_stage(out: Path, stem: str, required_file: str, profile_name: str =
     if not row["ok"] or not (out / required_file).exists():
         raise RuntimeError(f"rebuilding {stem} failed: {row['error'] or required_file + ' was not written'}")
     print(f"{stem} rebuilt in {row['seconds']:.0f} s")
-    return out
