@@ -54,7 +54,7 @@ SETTINGS = {
     "02_reward_bert": {
         "full": dict(max_steps=2000, batch_size=16, learning_rate=1e-4, warmup_steps=100, max_length=512,
                      n_train=92_534, n_eval=2000, lora_r=16, lora_alpha=32, lora_dropout=0.05, logging_steps=50),
-        "tiny": dict(max_steps=120, batch_size=32, learning_rate=3e-3, warmup_steps=12, max_length=512,
+        "tiny": dict(max_steps=200, batch_size=32, learning_rate=3e-3, warmup_steps=20, max_length=512,
                      n_train=2000, n_eval=300, lora_r=16, lora_alpha=32, lora_dropout=0.0, logging_steps=10),
     },
     "03_reward_gpt2": {

@@ -168,6 +168,33 @@ def two_label_reward(logits):
     return logits.softmax(dim=-1)[:, 1]
 
 
+def summary_only_pairs(dataset, seed: int = 0):
+    """Comparisons whose rejected summary is the chosen one, broken in a way the summary alone shows.
+
+    Each row keeps its post and its chosen summary; the rejected summary becomes the chosen one with its words
+    shuffled or cut to its first half (notebook 02's contrast). Nothing in such data needs the post: a reward model
+    trained on it can rank every pair without reading the post. "TL;DR:" prefixes are kept.
+    """
+    import random
+
+    rng = random.Random(seed)
+
+    def corrupt(row):
+        prefix, _, text = row["chosen"].rpartition("TL;DR:")
+        words = text.split()
+        if len(words) < 2:
+            raise ValueError(f"a chosen summary of {len(words)} word(s) cannot be shuffled or cut: {row['chosen']!r}")
+        if rng.random() < 0.5:
+            broken = words[: len(words) // 2]
+        else:
+            broken = words[:]
+            while broken == words:
+                broken = rng.sample(words, len(words))
+        return {"rejected": (prefix + "TL;DR: " if "TL;DR:" in row["chosen"] else "") + " ".join(broken)}
+
+    return dataset.map(corrupt)
+
+
 def filter_long_pairs(dataset, tokenizer, max_length: int, columns=("chosen", "rejected")):
     """Drop rows where any of `columns` is longer than `max_length` tokens (EOS included); print the count.
 

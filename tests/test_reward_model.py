@@ -272,3 +272,24 @@ def test_reward_model_scorer_scores_a_text_as_reward_trainer_trained_on_it(toy, 
 def test_reward_lora_config_knows_gpt2_conv1d_layout():
     assert reward_lora_config(GPT2_LORA_TARGETS, head=REWARD_HEADS["gpt2"]).fan_in_fan_out is True
     assert reward_lora_config(BERT_LORA_TARGETS, head=REWARD_HEADS["bert"]).fan_in_fan_out is False
+
+
+def test_summary_only_pairs_break_the_chosen_summary_without_the_post():
+    from datasets import Dataset
+
+    from rlhf_helpers.reward_model import summary_only_pairs
+
+    rows = Dataset.from_list([{"prompt": f"post {i}", "chosen": "TL;DR: my dad sold my bike and i feel sad",
+                               "rejected": "TL;DR: my mom sold my bike and i feel sad"} for i in range(40)])
+    out = summary_only_pairs(rows, seed=1)
+    assert out["prompt"] == rows["prompt"] and out["chosen"] == rows["chosen"]
+    chosen_words = sorted(rows[0]["chosen"].removeprefix("TL;DR: ").split())
+    kinds = set()
+    for r in out:
+        assert r["rejected"].startswith("TL;DR: ") and r["rejected"] != r["chosen"]
+        words = r["rejected"].removeprefix("TL;DR: ").split()
+        kinds.add("shuffled" if sorted(words) == chosen_words else "cut")
+        assert set(words) <= set(chosen_words)  # nothing from another post: the summary alone shows the fault
+    assert kinds == {"shuffled", "cut"}
+    with pytest.raises(ValueError, match="cannot be shuffled or cut"):
+        summary_only_pairs(Dataset.from_list([{"prompt": "p", "chosen": "TL;DR: ok", "rejected": "x"}]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<s>", "</s>", "<pad>", "<unk>", "<mask>",
                   "[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "<|user|>", "<|assistant|>", "<|system|>"]
@@ -168,30 +169,44 @@ def train_classifier(model, tokenizer, texts: list[str], labels: list[int], step
 
 
 def train_bert_pretraining(model, tokenizer, pairs: list[tuple[str, str]], steps: int, lr: float, batch_size: int,
-                           seed: int, mask_prob: float = 0.15, nsp_prob: float = 0.5) -> list[float]:
+                           seed: int, mask_prob: float = 0.15, nsp_prob: float = 0.5, short_firsts: list[str] | None = None,
+                           p_short: float = 0.0, mask_prob_b: float | None = None) -> list[float]:
     """BERT's own pretraining recipe on (text_a, text_b) pairs; returns the loss per step.
 
-    Masked LM: `mask_prob` of the real (non-special) tokens are picked and predicted; of those 80 % become
-    the mask token, 10 % a random token and 10 % stay as they are (so the model also learns to check tokens
-    it can see). Next-sentence prediction: with probability `nsp_prob` text_b is swapped for the text_b of
-    another pair (label 1, "not next"), which trains the pooler. `model` is a `BertForPreTraining`.
+    Masked LM: `mask_prob` of the real (non-special) tokens of text_a (`mask_prob_b` of text_b's; default the same)
+    are picked and predicted; of those 80 % become the mask token, 10 % a random token and 10 % stay as they are
+    (so the model also learns to check tokens it can see). Next-sentence prediction: with probability `nsp_prob`
+    text_b is swapped for the text_b of another pair (label 1, "not next"), which trains the pooler.
+    `model` is a `BertForPreTraining`.
+
+    A curriculum (short_firsts, p_short): each example's text_a is the short text `short_firsts[i]` instead of
+    `pairs[i][0]` with a probability that falls linearly from 1 at the first step to `p_short` at the last. A tiny
+    model from scratch does not learn within a thousand steps to compare text_b with a long text_a (a whole post:
+    NSP stays at chance); on short texts it learns to compare, and the comparison carries over to the long ones.
     """
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
     special = torch.tensor(sorted(tokenizer.all_special_ids))
+    mask_prob_b = mask_prob if mask_prob_b is None else mask_prob_b
+
+    step = iter(range(steps))
 
     def batch_inputs(idx):
-        seconds, not_next = [], []
+        short = 1.0 - (1.0 - p_short) * next(step) / steps if short_firsts else 0.0
+        firsts, seconds, not_next = [], [], []
         for i in idx:
+            firsts.append(short_firsts[i] if rng.random() < short else pairs[i][0])
             j = rng.randrange(len(pairs)) if rng.random() < nsp_prob else i
             seconds.append(pairs[j][1])
             not_next.append(int(pairs[j][1] != pairs[i][1]))
-        enc = tokenizer([pairs[i][0] for i in idx], seconds, padding=True, return_tensors="pt")
+        enc = tokenizer(firsts, seconds, padding=True, return_tensors="pt")
         ids = enc.input_ids.clone()
+        in_b = (ids == tokenizer.sep_token_id).int().cumsum(dim=1) >= 1  # after the first [SEP]: text_b
         maskable = enc.attention_mask.bool() & ~torch.isin(ids, special)
-        picked = (torch.rand(ids.shape, generator=gen) < mask_prob) & maskable
+        prob = torch.where(in_b, mask_prob_b, mask_prob)
+        picked = (torch.rand(ids.shape, generator=gen) < prob) & maskable
         u = torch.rand(ids.shape, generator=gen)
         random_ids = torch.randint(len(tokenizer), ids.shape, generator=gen)
         ids[picked & (u < 0.8)] = tokenizer.mask_token_id
@@ -199,7 +214,47 @@ def train_bert_pretraining(model, tokenizer, pairs: list[tuple[str, str]], steps
         return dict(enc, input_ids=ids, labels=enc.input_ids.masked_fill(~picked, -100),
                     next_sentence_label=torch.tensor(not_next))
 
-    return _train(model, batch_inputs, len(pairs), steps, lr, batch_size, seed)
+    class MaskedOnly(torch.nn.Module):
+        """`BertForPreTraining`'s loss, with the vocabulary head applied to the masked tokens only (a third faster)."""
+
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, labels, next_sentence_label, **enc):
+            sequence, pooled = self.bert.bert(**enc, return_dict=False)[:2]
+            picked = labels != -100
+            ce = torch.nn.functional.cross_entropy
+            loss = ce(self.bert.cls.predictions(sequence[picked]), labels[picked]) if picked.any() else pooled.sum() * 0
+            return SimpleNamespace(loss=loss + ce(self.bert.cls.seq_relationship(pooled), next_sentence_label))
+
+    return _train(MaskedOnly(model), batch_inputs, len(pairs), steps, lr, batch_size, seed)
+
+
+def pretrain_and_save_bert(bpe_json: str, pairs: list[tuple[str, str]], short_firsts: list[str], settings: dict,
+                           seed: int, path: str, probe: list[tuple[str, str]]) -> tuple[list[float], float]:
+    """Build the tiny BERT, pretrain it (`train_bert_pretraining`) and save it to `path`.
+
+    Self-contained (a tokenizer as JSON, plain lists), so the toy world can run it in a second process, beside
+    the chat model's pretraining. One thread: the same bytes for a seed on every machine.
+    Returns the loss per step and the share of `probe` pairs (text_a, its own text_b), none of them trained on,
+    whose own text_b the next-sentence head finds likelier than the next pair's text_b: 0.5 = it ignores text_a.
+    """
+    import torch
+    from tokenizers import Tokenizer
+
+    torch.set_num_threads(1)
+    tok = wrap_tokenizer(Tokenizer.from_str(bpe_json), "bert")
+    bert = tiny_model("bert", tok, seed)
+    losses = train_bert_pretraining(bert, tok, pairs, settings["steps"], settings["lr"], settings["batch_size"], seed,
+                                    short_firsts=short_firsts, p_short=settings["p_short"],
+                                    mask_prob_b=settings["mask_prob_b"])
+    firsts, seconds = [a for a, _ in probe], [b for _, b in probe]
+    with torch.no_grad():
+        is_next = [bert(**tok(firsts, b, padding=True, return_tensors="pt")).seq_relationship_logits.log_softmax(-1)[:, 0]
+                   for b in (seconds, seconds[1:] + seconds[:1])]
+    save(bert, tok, Path(path))
+    return losses, (is_next[0] > is_next[1]).float().mean().item()
 
 
 def save(model, tokenizer, path: Path) -> None:

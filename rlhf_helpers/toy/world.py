@@ -12,18 +12,20 @@ Called by `profiles.setup` in every notebook's setup cell (tiny profile), and by
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import json
 import os
 import random
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..formatting import tldr_prompt
 from . import models as tm
 from . import text as tt
 
-BUILD_VERSION = 7  # bump when the toy world changes, so stale caches are rebuilt
+BUILD_VERSION = 8  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
     "openai_summarize_tldr": {"train": 2000, "valid": 200, "test": 200},
     "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
@@ -38,7 +40,7 @@ SIZES = {  # rows per split
 RTP_TRAINING_ROWS = 480
 CHAT_PRETRAIN = dict(n=3000, steps=400, lr=3e-3, batch_size=32, p_rtp=0.3,  # p_rtp: share of RTP openings
                      n_arithmetic=600)  # arithmetic questions for notebook 08's verifiable task
-BERT_PRETRAIN = dict(n=3000, steps=800, lr=3e-3, batch_size=32)
+BERT_PRETRAIN = dict(n=3000, steps=1000, lr=3e-3, batch_size=32, p_short=0.5, mask_prob_b=0.3)  # p_short: see _build
 TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
 
 
@@ -222,19 +224,25 @@ def _build(out: Path, seed: int) -> dict:
 
     # BERT gets a short pretraining with BERT's own recipe (masked LM + next-sentence prediction) on posts
     # and their faithful summaries, as the real bert-base-uncased is pretrained: LoRA then adapts features
-    # that exist, instead of random ones.
-    tok = tm.wrap_tokenizer(bpe, "bert")
-    bert = tm.tiny_model("bert", tok, seed)
-    pairs = []
+    # that exist, instead of random ones. Next-sentence prediction with another post's summary as "not next"
+    # teaches it to compare a summary with its post. A curriculum pairs the summary with the post's gist (its first
+    # sentence and its feeling) at first, then more and more often with the whole post: without it a tiny model
+    # does not learn that comparison on whole posts (`train_bert_pretraining`). It runs in a second process, beside the chat model's pretraining.
+    pairs, gists = [], []
     for _ in range(BERT_PRETRAIN["n"]):
         facts = tt.tldr_post(rng)
         prompt = tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:")
         pairs.append((prompt, "TL;DR: " + tt.faithful_summary(facts)))  # as the comparisons pair them
-    losses = tm.train_bert_pretraining(bert, tok, pairs, BERT_PRETRAIN["steps"], BERT_PRETRAIN["lr"],
-                                       BERT_PRETRAIN["batch_size"], seed)
-    log["bert_pretraining_loss_first_last"] = [losses[0], losses[-1]]
-    tm.save(bert, tok, models / "bert-base-uncased")
-    log["seconds_bert"] = time.perf_counter() - t0
+        gist = f"{facts['post'].split('. ')[0]}. I feel {facts['feeling']}."  # the post without its filler
+        gists.append(tldr_prompt(facts["subreddit"], facts["title"], gist).removesuffix("\nTL;DR:"))
+    probe_rng = random.Random(seed + 13)  # unseen posts, to check what pretraining taught
+    probe = []
+    for facts in (tt.tldr_post(probe_rng) for _ in range(200)):
+        probe.append((tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:"),
+                      "TL;DR: " + tt.faithful_summary(facts)))
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    bert_job = pool.submit(tm.pretrain_and_save_bert, bpe.to_str(), pairs, gists, BERT_PRETRAIN, seed,
+                           str(models / "bert-base-uncased"), probe)
 
     # The chat model: a short pretraining on polite and rude transcripts, so it samples both.
     tok = tm.wrap_tokenizer(bpe, "zephyr")
@@ -262,6 +270,11 @@ def _build(out: Path, seed: int) -> dict:
     log["toxicity_heldout_accuracy"] = (pred == torch.tensor([y for _, y in held_out])).float().mean().item()
     tm.save(clf, tok, models / "roberta-hate-speech-dynabench-r4-target")
     log["seconds_toxicity"] = time.perf_counter() - t0
+
+    losses, log["bert_own_summary_over_another"] = bert_job.result()  # 0.5: BERT ignores the post
+    pool.shutdown()
+    log["bert_pretraining_loss_first_last"] = [losses[0], losses[-1]]
+    log["seconds_bert_waited_for"] = time.perf_counter() - t0
 
     out.joinpath("manifest.json").write_text(json.dumps({"seed": seed, "version": BUILD_VERSION,
                                                          "files": file_hashes(out)}, indent=1))
