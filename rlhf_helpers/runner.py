@@ -163,7 +163,7 @@ def ensure_stage(profile, stem: str, required_file: str) -> Path:
     notebook to run. Notebooks never rely on another notebook's kernel state, only on these files.
     """
     out = profile.output_dir(stem)
-    if (out / required_file).exists():
+    if _is_current(profile, out, required_file):
         return out
     if profile.name != "tiny":
         raise FileNotFoundError(
@@ -175,9 +175,21 @@ def ensure_stage(profile, stem: str, required_file: str) -> Path:
 
     # Two notebooks that need the same stage at once (parallel runs) rebuild it once: the second waits.
     with FileLock(str(out) + ".lock"):
-        if not (out / required_file).exists():
+        if not _is_current(profile, out, required_file):
             _rebuild_tiny_stage(out, stem, required_file, profile.seed)
     return out
+
+
+def _is_current(profile, out: Path, required_file: str) -> bool:
+    """`required_file` is in `out` and, in tiny, was trained with the toy world in use now (its stamp says so)."""
+    from .profiles import TOY_WORLD_STAMP, toy_world_name
+
+    if not (out / required_file).exists():
+        return False
+    if profile.name != "tiny":
+        return True
+    stamp = out / TOY_WORLD_STAMP
+    return stamp.exists() and stamp.read_text() == toy_world_name(profile.seed)
 
 
 def _rebuild_tiny_stage(out: Path, stem: str, required_file: str, seed: int) -> None:

@@ -65,6 +65,29 @@ def test_ensure_stage_runs_a_missing_stage_in_tiny_and_refuses_in_full(tmp_path,
         runner.ensure_stage(get_profile("09_fake", "full"), "09_fake", "model.bin")
 
 
+def test_ensure_stage_rebuilds_a_tiny_stage_trained_with_another_toy_world(tmp_path, monkeypatch):
+    """A stage trained with an older toy world (another BUILD_VERSION) is not loaded by a later notebook."""
+    from rlhf_helpers import runner
+    from rlhf_helpers.profiles import TOY_WORLD_STAMP, get_profile, toy_world_name
+
+    monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    write(nb_dir / "09_fake.ipynb", [
+        "from rlhf_helpers.profiles import get_profile",
+        "(get_profile('09_fake').output_dir() / 'model.bin').write_text('new weights')"])
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: nb_dir)
+    tiny = get_profile("10_later", "tiny")
+    stale = tiny.output_dir("09_fake")
+    (stale / "model.bin").write_text("old weights")  # no stamp: trained before stamps, or with another world
+    (stale / TOY_WORLD_STAMP).write_text("v0-seed0")
+    out = runner.ensure_stage(tiny, "09_fake", "model.bin")
+    assert (out / "model.bin").read_text() == "new weights"
+    assert (out / TOY_WORLD_STAMP).read_text() == toy_world_name(0)
+    (out / "model.bin").write_text("kept")  # current stamp: used as it is
+    assert (runner.ensure_stage(tiny, "09_fake", "model.bin") / "model.bin").read_text() == "kept"
+
+
 def test_ensure_stage_rebuilds_an_earlier_stage_with_the_same_seed_in_its_own_folder(tmp_path, monkeypatch):
     """Each toy-world seed has its own tokenizer: a stage rebuilt for a seed-1 notebook must be trained on seed 1,
     and must not overwrite (or be mistaken for) seed 0's."""

@@ -30,16 +30,22 @@ FILLERS = ["We have known each other for years.", "This happened on a rainy day.
 QUESTIONS = ["What should I do?", "How do I talk about it?", "Should I forgive them?", "Am I overreacting?"]
 
 
-def tldr_post(rng: random.Random) -> dict:
-    """One toy Reddit post and its facts: subreddit, title, post, person, event, feeling, closing question."""
-    person, event, feeling = rng.choice(PEOPLE), rng.choice(EVENTS), rng.choice(FEELINGS)
-    age = rng.randint(18, 45)
-    fillers = rng.sample(FILLERS, rng.randint(1, 3))
-    question = rng.choice(QUESTIONS)
-    post = " ".join([f"My ({age}) {person} {event} last week.", *fillers, f"I feel {feeling}.", question])
-    title = f"My {person} {event}"
-    return dict(subreddit=rng.choice(SUBREDDITS), title=title, post=post,
-                person=person, event=event, feeling=feeling, question=question)
+def tldr_post(rng: random.Random, avoid: set | frozenset = frozenset()) -> dict:
+    """One toy Reddit post and its facts: subreddit, title, post, person, event, feeling, closing question.
+
+    A post whose text is in `avoid` is drawn again (how the world keeps its evaluation posts out of training).
+    """
+    while True:
+        person, event, feeling = rng.choice(PEOPLE), rng.choice(EVENTS), rng.choice(FEELINGS)
+        age = rng.randint(18, 45)
+        fillers = rng.sample(FILLERS, rng.randint(1, 3))
+        question = rng.choice(QUESTIONS)
+        post = " ".join([f"My ({age}) {person} {event} last week.", *fillers, f"I feel {feeling}.", question])
+        title = f"My {person} {event}"
+        subreddit = rng.choice(SUBREDDITS)
+        if post not in avoid:
+            return dict(subreddit=subreddit, title=title, post=post,
+                        person=person, event=event, feeling=feeling, question=question)
 
 
 def faithful_summary(facts: dict) -> str:
@@ -288,24 +294,24 @@ def hh_rlhf_row(rng: random.Random, split: str = "train", p_early_divergence: fl
     return {"chosen": _transcript(chosen), "rejected": _transcript(rejected)}
 
 
-def tldr_row(rng: random.Random) -> dict:
-    """A CarperAI/openai_summarize_tldr row: `prompt` (ends with "TL;DR:") and `label`."""
+def tldr_row(rng: random.Random, avoid: set | frozenset = frozenset()) -> dict:
+    """A CarperAI/openai_summarize_tldr row: `prompt` (ends with "TL;DR:") and `label`; its post is not in `avoid`."""
     from ..formatting import tldr_prompt
 
-    facts = tldr_post(rng)
+    facts = tldr_post(rng, avoid)
     return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]),
             "label": " " + faithful_summary(facts)}
 
 
-def comparison_row(rng: random.Random) -> dict:
+def comparison_row(rng: random.Random, avoid: set | frozenset = frozenset()) -> dict:
     """A CarperAI/openai_summarize_comparisons row: `prompt`, `chosen`, `rejected` (chosen is faithful).
 
     As in the real data, the prompt stops after the post and each summary starts with "TL;DR:"
-    (so `prompt + "\n" + summary` is the text a reward model reads).
+    (so `prompt + "\n" + summary` is the text a reward model reads). Its post is not in `avoid`.
     """
     from ..formatting import tldr_prompt
 
-    facts = tldr_post(rng)
+    facts = tldr_post(rng, avoid)
     return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:"),
             "chosen": "TL;DR: " + faithful_summary(facts),
             "rejected": "TL;DR: " + unfaithful_summary(facts, rng)}

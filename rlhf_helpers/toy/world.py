@@ -123,21 +123,29 @@ def _write_card(folder: Path, splits: list[str], title: str) -> None:
 def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
     """Write every toy dataset under `root`; returns the rows by dataset and split."""
     makers = {
-        "openai_summarize_tldr": lambda rng, split: tt.tldr_row(rng),
-        "openai_summarize_comparisons": lambda rng, split: tt.comparison_row(rng),
-        "synthetic-instruct-gptj-pairwise": tt.dahoas_row,
-        "hh-rlhf": tt.hh_rlhf_row,
-        "ultrafeedback_binarized": tt.ultrafeedback_row,
+        "openai_summarize_tldr": lambda rng, split, avoid: tt.tldr_row(rng, avoid),
+        "openai_summarize_comparisons": lambda rng, split, avoid: tt.comparison_row(rng, avoid),
+        "synthetic-instruct-gptj-pairwise": lambda rng, split, avoid: tt.dahoas_row(rng, split),
+        "hh-rlhf": lambda rng, split, avoid: tt.hh_rlhf_row(rng, split),
+        "ultrafeedback_binarized": lambda rng, split, avoid: tt.ultrafeedback_row(rng, split),
     }
-    data = {}
-    for d, (name, splits) in enumerate(SIZES.items()):
-        rng = random.Random(seed * 1000 + d)
-        if name == "real-toxicity-prompts":  # every prompt text once, the held-out templates last
-            seen = tt.rtp_rows(rng, 0, held_out=False)
-            data[name] = {"train": seen + tt.rtp_rows(rng, len(seen), held_out=True)}
-        else:  # chat prompts of a "test"/"valid" split come from the held-out question pool
-            data[name] = {s: [makers[name](rng, "train" if s == "train" else "test") for _ in range(n)]
-                          for s, n in splits.items()}
+    rngs = {name: random.Random(seed * 1000 + d) for d, name in enumerate(SIZES)}
+    data = {name: {} for name in SIZES}
+    rtp_name = "real-toxicity-prompts"  # every prompt text once, the held-out templates last
+    seen = tt.rtp_rows(rngs[rtp_name], 0, held_out=False)
+    data[rtp_name]["train"] = seen + tt.rtp_rows(rngs[rtp_name], len(seen), held_out=True)
+    # Training splits first, then the others: a TL;DR post of a test or validation split is never the post of a
+    # training row of either TL;DR dataset (drawn again if it is). Chat prompts of a "test"/"valid" split come
+    # from the held-out question pool, disjoint by construction.
+    for phase in ("train", "held out"):
+        avoid = frozenset() if phase == "train" else training_posts(data)
+        for name, splits in SIZES.items():
+            for s, n in splits.items():
+                if name != rtp_name and (s == "train") == (phase == "train"):
+                    data[name][s] = [makers[name](rngs[name], "train" if s == "train" else "test", avoid)
+                                     for _ in range(n)]
+    for name, splits in SIZES.items():
+        data[name] = {s: data[name][s] for s in splits}  # the splits in their usual order
         if name == "hh-rlhf":  # the real files live in subfolders such as harmless-base/
             for split, rows in data[name].items():
                 _write_jsonl(root / name / "harmless-base" / f"{split}.jsonl", rows)
@@ -146,6 +154,17 @@ def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
                 _write_jsonl(root / name / f"{split}.jsonl", rows)
             _write_card(root / name, list(splits), name)
     return data
+
+
+def tldr_post_text(prompt: str) -> str:
+    """The post of a TL;DR prompt (between "POST: " and the end or "TL;DR:")."""
+    return prompt.split("POST: ", 1)[1].removesuffix("\nTL;DR:")
+
+
+def training_posts(data: dict) -> frozenset:
+    """The posts of the training rows of both TL;DR datasets: no evaluation post may be one of them."""
+    return frozenset(tldr_post_text(r["prompt"]) for name in ("openai_summarize_tldr", "openai_summarize_comparisons")
+                     for r in data[name].get("train", []))
 
 
 def _all_texts(data: dict) -> list[str]:
@@ -229,8 +248,10 @@ def _build(out: Path, seed: int) -> dict:
     # sentence and its feeling) at first, then more and more often with the whole post: without it a tiny model
     # does not learn that comparison on whole posts (`train_bert_pretraining`). It runs in a second process, beside the chat model's pretraining.
     pairs, gists = [], []
+    held_out = frozenset(tldr_post_text(r["prompt"]) for name in ("openai_summarize_tldr", "openai_summarize_comparisons")
+                         for split, rows in data[name].items() if split != "train" for r in rows)
     for _ in range(BERT_PRETRAIN["n"]):
-        facts = tt.tldr_post(rng)
+        facts = tt.tldr_post(rng, held_out)  # never a post the notebooks evaluate on
         prompt = tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:")
         pairs.append((prompt, "TL;DR: " + tt.faithful_summary(facts)))  # as the comparisons pair them
         gist = f"{facts['post'].split('. ')[0]}. I feel {facts['feeling']}."  # the post without its filler
