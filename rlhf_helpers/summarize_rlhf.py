@@ -117,6 +117,25 @@ class SummaryReward:
         return self.raw(queries, responses) - self.reference_scores(queries)
 
 
+def cut_off_rate(model, tokenizer, prompts, config, batch_size: int = 64) -> float:
+    """Share of summaries sampled as PPO samples them (`config`) that never emit EOS: cut off at `max_new_tokens`.
+
+    This is the rate the no-EOS penalty acts on. Sampling is seeded with `config.seed`, so a rate before and
+    after training compares the same random draws.
+    """
+    from .ppo_rollout import generate_responses
+
+    if not prompts:
+        raise ValueError("cut_off_rate got no prompts: pass at least one")
+    torch.manual_seed(config.seed)
+    cut = 0
+    for start in range(0, len(prompts), batch_size):
+        ids, _, mask = generate_responses(model, tokenizer, list(prompts[start:start + batch_size]), config)
+        response_ids = ids[:, -mask.shape[1]:]  # (b, T)
+        cut += int((~(response_ids == tokenizer.eos_token_id).any(dim=1)).sum())
+    return cut / len(prompts)
+
+
 # --------------------------------------------------------------------------- exercise checks
 def _toy_reward(prompts, summaries):
     """A deterministic stand-in for a reward model: shared words with the prompt, minus a length cost."""

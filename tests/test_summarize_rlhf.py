@@ -196,3 +196,28 @@ def test_ppo_with_a_frozen_gpt2_reference_moves_the_policy_only(toy):
     assert math.isfinite(history[-1]["kl"]) and history[-1]["kl"] != 0.0
     assert all(torch.equal(v, reference.state_dict()[k]) for k, v in before.items())
     assert any(not torch.equal(p, before[k]) for k, p in policy.state_dict().items() if k in before)
+
+
+def test_cut_off_rate_counts_summaries_without_eos():
+    """A 5-token model that emits EOS about one time in five: longer limits cut off fewer replies."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    from rlhf_helpers.ppo import PPOConfig
+    from rlhf_helpers.summarize_rlhf import cut_off_rate
+
+    vocab = {"!": 0, "a": 1, "b": 2, "c": 3, "<|endoftext|>": 4}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=5, n_embd=16, n_layer=1, n_head=2, n_positions=64,
+                                       bos_token_id=4, eos_token_id=4, pad_token_id=4)).eval()
+    rate = {n: cut_off_rate(model, tok, ["a b", "c"] * 32,
+                            PPOConfig(batch_size=64, mini_batch_size=8, max_new_tokens=n, use_chat_template=False))
+            for n in (1, 16)}
+    assert rate[1] > 0.5 and 0.0 <= rate[16] < rate[1]
+    assert cut_off_rate(model, tok, ["a b"] * 8, PPOConfig(batch_size=8, mini_batch_size=8, max_new_tokens=16,
+                                                             use_chat_template=False)) in {i / 8 for i in range(9)}
+    with pytest.raises(ValueError, match="no prompts"):
+        cut_off_rate(model, tok, [], PPOConfig(batch_size=8, mini_batch_size=8, use_chat_template=False))

@@ -348,3 +348,35 @@ def test_two_callers_at_once_build_the_world_once(monkeypatch, tmp_path):
         t.join()
     assert builds == [3]
     assert (toy_world.toy_world_dir(3) / "a.txt").exists()
+
+
+def test_tldr_evaluation_posts_never_occur_in_the_built_worlds_training(tiny):
+    """Held out means held out: no TL;DR test/valid post (tldr or comparisons) is in a training split."""
+    from rlhf_helpers.toy.world import tldr_post_text
+
+    tldr, comparisons = load_dataset(tiny.datasets["tldr"]), load_dataset(tiny.datasets["comparisons"])
+    train = {tldr_post_text(p) for ds in (tldr, comparisons) for p in ds["train"]["prompt"]}
+    held_out = [tldr_post_text(p) for split in ("valid", "test") for p in tldr[split]["prompt"]]
+    held_out += [tldr_post_text(p) for split in ("test", "valid1", "valid2") for p in comparisons[split]["prompt"]]
+    assert len(train) > 3000 and len(held_out) == 900
+    assert not train & set(held_out)
+
+
+def test_fact_accuracy_checks_facts_not_wording():
+    rng = random.Random(4)
+    rows = [tt.tldr_row(rng) for _ in range(40)]
+    prompts, refs = [r["prompt"] for r in rows], [r["label"] for r in rows]
+    assert tt.fact_accuracy(prompts, refs) == 1.0
+    paraphrases = [f"i feel {f['feeling']} because my {f['person']} {f['event']}" for f in map(tt.post_facts, prompts)]
+    assert tt.fact_accuracy(prompts, paraphrases) == 1.0  # other words, same facts
+    assert tt.fact_accuracy(prompts, refs[1:] + refs[:1]) < 0.2  # another post's reference
+    facts = tt.post_facts(prompts[0])
+    for kind in ("swapped_fact", "generic", "cut", "offtopic"):
+        assert not tt.summary_is_faithful(prompts[0], tt.unfaithful_summary(facts, rng, kind)), kind
+    both = refs[0] + " and my " + ("mom" if facts["person"] != "mom" else "dad")
+    assert not tt.summary_is_faithful(prompts[0], both)  # a second person is a wrong fact too
+    assert tt.summary_is_faithful(prompts[0], refs[0].upper())  # case does not matter
+    with pytest.raises(ValueError, match="not a whole toy TL;DR post"):
+        tt.fact_accuracy(["SUBREDDIT: r/x\nTITLE: t\nPOST: a real post\nTL;DR:"], ["a summary"])
+    with pytest.raises(ValueError, match="one summary per prompt"):
+        tt.fact_accuracy(prompts, refs[:3])

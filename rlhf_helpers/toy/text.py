@@ -14,6 +14,7 @@ a 2-layer model to learn in seconds:
 from __future__ import annotations
 
 import random
+import re
 
 # --------------------------------------------------------------------------- TL;DR posts
 SUBREDDITS = ["relationships", "personalfinance", "AskReddit", "cooking", "pets", "running", "jobs", "travel"]
@@ -51,6 +52,60 @@ def tldr_post(rng: random.Random, avoid: set | frozenset = frozenset()) -> dict:
 def faithful_summary(facts: dict) -> str:
     """The reference summary of a toy post (what a good TL;DR says)."""
     return f"my {facts['person']} {facts['event']} and i feel {facts['feeling']}"
+
+
+# --------------------------------------------------------------------------- ground truth: faithfulness
+FACT_KINDS = {"person": PEOPLE, "event": EVENTS, "feeling": FEELINGS}
+
+
+def _mentions(text: str, pool: list[str]) -> set[str]:
+    """The items of `pool` that occur in `text` as whole words (lower case)."""
+    words = " " + re.sub(r"[^a-z0-9]+", " ", text.lower()) + " "
+    return {item for item in pool if f" {item} " in words}
+
+
+def post_facts(prompt: str) -> dict:
+    """The facts of a toy post, read back from its prompt (or its post): person, event and feeling.
+
+    Raises a ValueError for text that is not a whole toy TL;DR post (real posts have no known facts).
+    """
+    first = re.search(r"My \(\d+\) (.+?) last week\.", prompt)
+    feeling = re.search(r"I feel (\w+)\.", prompt)
+    person_event = first.group(1) if first else ""
+    facts = {"person": next((p for p in PEOPLE if person_event.startswith(p + " ")), None),
+             "event": next((e for e in EVENTS if person_event.endswith(" " + e)), None),
+             "feeling": feeling.group(1) if feeling and feeling.group(1) in FEELINGS else None}
+    if None in facts.values():
+        raise ValueError(f"not a whole toy TL;DR post, so its facts are unknown: {prompt[:80]!r}. Fact accuracy "
+                         "needs the tiny profile's toy posts, before any truncation; real posts have no ground truth")
+    return facts
+
+
+def summary_is_faithful(prompt: str, summary: str) -> bool:
+    """The toy world's ground truth: the summary states the post's person, event and feeling, and no other.
+
+    Only the facts count, not the wording: "i feel sad because my dad sold my bike" is faithful to a post whose
+    reference is "my dad sold my bike and i feel sad"; "my mom sold my bike and i feel sad" is not.
+    """
+    facts = post_facts(prompt)
+    return all(_mentions(summary, pool) == {facts[key]} for key, pool in FACT_KINDS.items())
+
+
+def fact_accuracy(prompts, summaries) -> float:
+    """Share of summaries whose facts match their post (`summary_is_faithful`); tiny profile only.
+
+    Args:
+        prompts: N toy TL;DR prompts (or posts), whole (not truncated).
+        summaries: N summaries, one per prompt.
+    Returns:
+        A float in [0, 1].
+    """
+    prompts, summaries = list(prompts), list(summaries)
+    if len(prompts) != len(summaries):
+        raise ValueError(f"{len(prompts)} prompts but {len(summaries)} summaries: pass one summary per prompt")
+    if not prompts:
+        raise ValueError("fact_accuracy got no summaries: pass at least one (prompt, summary) pair")
+    return sum(summary_is_faithful(p, s) for p, s in zip(prompts, summaries)) / len(prompts)
 
 
 UNFAITHFUL_KINDS = ["swapped_fact", "offtopic", "generic", "copied_question", "repeated", "shuffled", "cut"]
