@@ -45,19 +45,26 @@ def test_cli_rejects_an_unknown_profile():
     assert proc.returncode != 0 and "valid profiles are tiny, full" in proc.stderr
 
 
-def test_ensure_stage_runs_a_missing_stage_in_tiny_and_refuses_in_full(tmp_path, monkeypatch):
-    import pytest
-
+def _fake_stage(tmp_path, monkeypatch, weights: str) -> None:
+    """Artifacts in tmp_path, and a notebook 09_fake (the only one) that writes `weights` to its model.bin."""
     from rlhf_helpers import runner
-    from rlhf_helpers.profiles import get_profile
 
     monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
     write(nb_dir / "09_fake.ipynb", [
         "from rlhf_helpers.profiles import get_profile",
-        "(get_profile('09_fake').output_dir() / 'model.bin').write_text('weights')"])
+        f"(get_profile('09_fake').output_dir() / 'model.bin').write_text({weights!r})"])
     monkeypatch.setattr(runner, "notebooks_dir", lambda: nb_dir)
+
+
+def test_ensure_stage_runs_a_missing_stage_in_tiny_and_refuses_in_full(tmp_path, monkeypatch):
+    import pytest
+
+    from rlhf_helpers import runner
+    from rlhf_helpers.profiles import get_profile
+
+    _fake_stage(tmp_path, monkeypatch, "weights")
     tiny = get_profile("09_fake", "tiny")
     out = runner.ensure_stage(tiny, "09_fake", "model.bin")
     assert (out / "model.bin").read_text() == "weights"
@@ -70,13 +77,7 @@ def test_ensure_stage_rebuilds_a_tiny_stage_trained_with_another_toy_world(tmp_p
     from rlhf_helpers import runner
     from rlhf_helpers.profiles import TOY_WORLD_STAMP, get_profile, toy_world_name
 
-    monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    nb_dir = tmp_path / "notebooks"
-    nb_dir.mkdir()
-    write(nb_dir / "09_fake.ipynb", [
-        "from rlhf_helpers.profiles import get_profile",
-        "(get_profile('09_fake').output_dir() / 'model.bin').write_text('new weights')"])
-    monkeypatch.setattr(runner, "notebooks_dir", lambda: nb_dir)
+    _fake_stage(tmp_path, monkeypatch, "new weights")
     tiny = get_profile("10_later", "tiny")
     stale = tiny.output_dir("09_fake")
     (stale / "model.bin").write_text("old weights")  # no stamp: trained before stamps, or with another world

@@ -152,21 +152,27 @@ def test_missing_eos_checker_accepts_reference_and_rejects_wrong(capsys):
 
 
 # --------------------------------------------------------------------------- PPO with a GPT-2 policy
-def test_rollout_text_stops_at_eos_when_token_id_0_is_an_ordinary_token():
-    """Real GPT-2's id 0 is "!" (EOS is 50256): text after EOS must not decode as "!!!"."""
+def _five_token_gpt2(n_positions: int):
+    """A 1-layer GPT-2 over the words "! a b c" and EOS (id 4), and its tokenizer; id 0 is an ordinary token."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    from rlhf_helpers.ppo import PPOConfig, ValueHead
-    from rlhf_helpers.ppo_rollout import collect_rollout
 
     vocab = {"!": 0, "a": 1, "b": 2, "c": 3, "<|endoftext|>": 4}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=5, n_embd=16, n_layer=1, n_head=2, n_positions=32,
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=5, n_embd=16, n_layer=1, n_head=2, n_positions=n_positions,
                                        bos_token_id=4, eos_token_id=4, pad_token_id=4)).eval()
+    return model, tok
+
+
+def test_rollout_text_stops_at_eos_when_token_id_0_is_an_ordinary_token():
+    """Real GPT-2's id 0 is "!" (EOS is 50256): text after EOS must not decode as "!!!"."""
+    from rlhf_helpers.ppo import PPOConfig, ValueHead
+    from rlhf_helpers.ppo_rollout import collect_rollout
+
+    model, tok = _five_token_gpt2(n_positions=32)
     config = PPOConfig(batch_size=16, mini_batch_size=8, max_new_tokens=8, use_chat_template=False)
     rollout = collect_rollout(model, ValueHead(16), tok, ["a b", "c"] * 8, lambda q, r: torch.zeros(len(r)), config,
                               ref_model=model)
@@ -200,19 +206,10 @@ def test_ppo_with_a_frozen_gpt2_reference_moves_the_policy_only(toy):
 
 def test_cut_off_rate_counts_summaries_without_eos():
     """A 5-token model that emits EOS about one time in five: longer limits cut off fewer replies."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
     from rlhf_helpers.ppo import PPOConfig
     from rlhf_helpers.summarize_rlhf import cut_off_rate
 
-    vocab = {"!": 0, "a": 1, "b": 2, "c": 3, "<|endoftext|>": 4}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=5, n_embd=16, n_layer=1, n_head=2, n_positions=64,
-                                       bos_token_id=4, eos_token_id=4, pad_token_id=4)).eval()
+    model, tok = _five_token_gpt2(n_positions=64)
     rate = {n: cut_off_rate(model, tok, ["a b", "c"] * 32,
                             PPOConfig(batch_size=64, mini_batch_size=8, max_new_tokens=n, use_chat_template=False))
             for n in (1, 16)}
