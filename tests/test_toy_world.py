@@ -380,3 +380,32 @@ def test_fact_accuracy_checks_facts_not_wording():
         tt.fact_accuracy(["SUBREDDIT: r/x\nTITLE: t\nPOST: a real post\nTL;DR:"], ["a summary"])
     with pytest.raises(ValueError, match="one summary per prompt"):
         tt.fact_accuracy(prompts, refs[:3])
+
+
+def test_a_script_without_a_main_guard_builds_the_world_once(tmp_path):
+    """The BERT pretraining runs in a second process; a learner's plain script must not be re-run by it."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "learner.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from rlhf_helpers.toy import world\n"
+        "world.SIZES = {n: {s: min(k or 40, 40) for s, k in splits.items()} for n, splits in world.SIZES.items()}\n"
+        "for name in ('CHAT_PRETRAIN', 'BERT_PRETRAIN', 'TOXICITY_TRAIN'):\n"
+        "    setattr(world, name, dict(getattr(world, name), n=300, steps=4))\n"
+        "print('building')\n"
+        f"world.build_toy_world(Path({str(tmp_path / 'world')!r}), seed=0)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("building") == 1
+    assert (tmp_path / "world" / "models" / "bert-base-uncased" / "config.json").exists()
+    assert "args.json" not in {p.name for p in (tmp_path / "world").rglob("*")}  # the job's files are gone
+
+
+def test_a_failing_job_reports_its_error():
+    from rlhf_helpers.toy.models import start_in_a_process
+
+    wait = start_in_a_process(json.loads, {"s": "not json"})
+    with pytest.raises(RuntimeError, match="(?s)loads failed in its own process.*JSONDecodeError"):
+        wait()

@@ -257,6 +257,43 @@ def pretrain_and_save_bert(bpe_json: str, pairs: list[tuple[str, str]], short_fi
     return losses, (is_next[0] > is_next[1]).float().mean().item()
 
 
+def start_in_a_process(function, kwargs: dict):
+    """Start `function(**kwargs)` in a fresh Python process; returns a callable that waits and returns its result.
+
+    A plain subprocess, not `multiprocessing`: its "spawn" start re-runs the caller's main script in the child, so
+    a learner's script that builds the toy world at top level (without `if __name__ == "__main__":`) would start
+    building it again, in a loop. Arguments and result travel as JSON (lists, not tuples).
+    """
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="toy-world-job-"))
+    folder.joinpath("args.json").write_text(json.dumps(kwargs))
+    code = (f"import json; from {function.__module__} import {function.__name__} as job; "
+            f"result = job(**json.loads(open({str(folder / 'args.json')!r}).read())); "
+            f"open({str(folder / 'result.json')!r}, 'w').write(json.dumps(result))")
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds rlhf_helpers/
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
+    log = open(folder / "log.txt", "w")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def result():
+        try:
+            if proc.wait() != 0:
+                tail = folder.joinpath("log.txt").read_text()[-2000:]
+                raise RuntimeError(f"{function.__name__} failed in its own process (exit code {proc.returncode}):\n{tail}")
+            return json.loads(folder.joinpath("result.json").read_text())
+        finally:
+            log.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return result
+
+
 def save(model, tokenizer, path: Path) -> None:
     """`save_pretrained` for model and tokenizer, so `from_pretrained(path)` reloads both."""
     model.save_pretrained(path)

@@ -12,13 +12,11 @@ Called by `profiles.setup` in every notebook's setup cell (tiny profile), and by
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import json
 import os
 import random
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..formatting import tldr_prompt
@@ -261,9 +259,9 @@ def _build(out: Path, seed: int) -> dict:
     for facts in (tt.tldr_post(probe_rng) for _ in range(200)):
         probe.append((tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:"),
                       "TL;DR: " + tt.faithful_summary(facts)))
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    bert_job = pool.submit(tm.pretrain_and_save_bert, bpe.to_str(), pairs, gists, BERT_PRETRAIN, seed,
-                           str(models / "bert-base-uncased"), probe)
+    bert_job = tm.start_in_a_process(tm.pretrain_and_save_bert, dict(
+        bpe_json=bpe.to_str(), pairs=pairs, short_firsts=gists, settings=BERT_PRETRAIN, seed=seed,
+        path=str(models / "bert-base-uncased"), probe=probe))
 
     # The chat model: a short pretraining on polite and rude transcripts, so it samples both.
     tok = tm.wrap_tokenizer(bpe, "zephyr")
@@ -292,8 +290,7 @@ def _build(out: Path, seed: int) -> dict:
     tm.save(clf, tok, models / "roberta-hate-speech-dynabench-r4-target")
     log["seconds_toxicity"] = time.perf_counter() - t0
 
-    losses, log["bert_own_summary_over_another"] = bert_job.result()  # 0.5: BERT ignores the post
-    pool.shutdown()
+    losses, log["bert_own_summary_over_another"] = bert_job()  # 0.5: BERT ignores the post
     log["bert_pretraining_loss_first_last"] = [losses[0], losses[-1]]
     log["seconds_bert_waited_for"] = time.perf_counter() - t0
 
