@@ -159,10 +159,11 @@ def tldr_post_text(prompt: str) -> str:
     return prompt.split("POST: ", 1)[1].removesuffix("\nTL;DR:")
 
 
-def training_posts(data: dict) -> frozenset:
-    """The posts of the training rows of both TL;DR datasets: no evaluation post may be one of them."""
+def training_posts(data: dict, training: bool = True) -> frozenset:
+    """The posts of the training rows of both TL;DR datasets (no evaluation post may be one of them), or with
+    `training=False` the posts of their other splits (the evaluation posts)."""
     return frozenset(tldr_post_text(r["prompt"]) for name in ("openai_summarize_tldr", "openai_summarize_comparisons")
-                     for r in data[name].get("train", []))
+                     for split, rows in data[name].items() if (split == "train") == training for r in rows)
 
 
 def _all_texts(data: dict) -> list[str]:
@@ -246,8 +247,7 @@ def _build(out: Path, seed: int) -> dict:
     # sentence and its feeling) at first, then more and more often with the whole post: without it a tiny model
     # does not learn that comparison on whole posts (`train_bert_pretraining`). It runs in a second process, beside the chat model's pretraining.
     pairs, gists = [], []
-    held_out = frozenset(tldr_post_text(r["prompt"]) for name in ("openai_summarize_tldr", "openai_summarize_comparisons")
-                         for split, rows in data[name].items() if split != "train" for r in rows)
+    held_out = training_posts(data, training=False)
     for _ in range(BERT_PRETRAIN["n"]):
         facts = tt.tldr_post(rng, held_out)  # never a post the notebooks evaluate on
         prompt = tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:")
