@@ -195,6 +195,35 @@ def summary_only_pairs(dataset, seed: int = 0):
     return dataset.map(corrupt)
 
 
+def split_by_prompt(dataset, test_size: int, seed: int = 0, column: str = "prompt"):
+    """Split a dataset into "train" and "test" so that no prompt of the test split occurs in the train split.
+
+    A random row split puts a prompt that occurs in several rows on both sides, and "held-out" accuracy then
+    measures memory. Here whole groups of rows with the same `column` go to "test" (prompts in a shuffled order,
+    seeded) until it holds at least `test_size` rows. Returns a `datasets.DatasetDict`.
+    """
+    import random
+
+    from datasets import DatasetDict
+
+    prompts = sorted(set(dataset[column]))
+    if test_size >= len(dataset):
+        raise ValueError(f"test_size={test_size} leaves no training rows out of {len(dataset)}: choose a smaller n_eval")
+    random.Random(seed).shuffle(prompts)
+    counts: dict[str, int] = {}
+    for prompt in dataset[column]:
+        counts[prompt] = counts.get(prompt, 0) + 1
+    test_prompts, n = set(), 0
+    for prompt in prompts:
+        if n >= test_size:
+            break
+        test_prompts.add(prompt)
+        n += counts[prompt]
+    in_test = [prompt in test_prompts for prompt in dataset[column]]
+    return DatasetDict(train=dataset.select([i for i, t in enumerate(in_test) if not t]),
+                       test=dataset.select([i for i, t in enumerate(in_test) if t]))
+
+
 def filter_long_pairs(dataset, tokenizer, max_length: int, columns=("chosen", "rejected")):
     """Drop rows where any of `columns` is longer than `max_length` tokens (EOS included); print the count.
 

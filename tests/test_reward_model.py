@@ -293,3 +293,21 @@ def test_summary_only_pairs_break_the_chosen_summary_without_the_post():
     assert kinds == {"shuffled", "cut"}
     with pytest.raises(ValueError, match="cannot be shuffled or cut"):
         summary_only_pairs(Dataset.from_list([{"prompt": "p", "chosen": "TL;DR: ok", "rejected": "x"}]))
+
+
+def test_split_by_prompt_keeps_every_prompt_on_one_side():
+    from datasets import Dataset
+
+    from rlhf_helpers.reward_model import split_by_prompt
+
+    rows = Dataset.from_list([{"prompt": f"q{i % 30}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(300)])
+    split = split_by_prompt(rows, test_size=40, seed=1)
+    train, test = set(split["train"]["prompt"]), set(split["test"]["prompt"])
+    assert not train & test and train | test == set(rows["prompt"])
+    assert 40 <= len(split["test"]) < 50 and len(split["train"]) + len(split["test"]) == 300  # whole groups of 10
+    assert split_by_prompt(rows, test_size=40, seed=1)["test"]["chosen"] == split["test"]["chosen"]  # seeded
+    assert set(split_by_prompt(rows, test_size=40, seed=2)["test"]["prompt"]) != test
+    random_split = rows.train_test_split(test_size=40, seed=1)  # what it replaces: prompts on both sides
+    assert set(random_split["train"]["prompt"]) & set(random_split["test"]["prompt"])
+    with pytest.raises(ValueError, match="leaves no training rows"):
+        split_by_prompt(rows, test_size=300)
