@@ -128,12 +128,16 @@ def cut_off_rate(model, tokenizer, prompts, config, batch_size: int = 64) -> flo
     if not prompts:
         raise ValueError("cut_off_rate got no prompts: pass at least one")
     torch.manual_seed(config.seed)
-    cut = 0
+    cut = 0.0
     for start in range(0, len(prompts), batch_size):
         ids, _, mask = generate_responses(model, tokenizer, list(prompts[start:start + batch_size]), config)
-        response_ids = ids[:, -mask.shape[1]:]  # (b, T)
-        cut += int((~(response_ids == tokenizer.eos_token_id).any(dim=1)).sum())
+        cut += no_eos_share(ids[:, -mask.shape[1]:], tokenizer.eos_token_id) * len(ids)  # responses: (b, T)
     return cut / len(prompts)
+
+
+def no_eos_share(response_ids, eos_token_id: int) -> float:
+    """Share of the responses (`response_ids`, (B, T)) with no EOS token: cut off at the length limit."""
+    return (~(response_ids == eos_token_id).any(dim=1)).float().mean().item()
 
 
 # --------------------------------------------------------------------------- exercise checks

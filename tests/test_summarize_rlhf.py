@@ -218,3 +218,12 @@ def test_cut_off_rate_counts_summaries_without_eos():
                                                              use_chat_template=False)) in {i / 8 for i in range(9)}
     with pytest.raises(ValueError, match="no prompts"):
         cut_off_rate(model, tok, [], PPOConfig(batch_size=8, mini_batch_size=8, use_chat_template=False))
+
+
+def test_no_eos_share_counts_responses_without_eos():
+    from rlhf_helpers.summarize_rlhf import no_eos_share
+
+    responses = torch.tensor([[1, 2, 4, 4], [1, 2, 3, 3], [4, 4, 4, 4], [3, 3, 3, 3]])  # EOS = 4; two never end
+    assert no_eos_share(responses, eos_token_id=4) == 0.5
+    assert no_eos_share(responses, eos_token_id=3) == 0.5  # rows 1 and 3 contain a 3
+    assert no_eos_share(responses[:1], eos_token_id=4) == 0.0

@@ -123,10 +123,10 @@ def test_splits_are_disjoint_by_construction(world, tiny):
 
 def test_tldr_evaluation_posts_are_never_training_posts(tmp_path):
     """Seed 1 draws one test post that is also a training post; the world draws it again (disjoint by construction)."""
-    from rlhf_helpers.toy.world import tldr_post_text, training_posts
+    from rlhf_helpers.toy.world import tldr_post_text, tldr_posts
 
     data = build_datasets(tmp_path, seed=1)
-    train = training_posts(data)
+    train = tldr_posts(data, training=True)
     assert len(train) > 3000
     for name in ("openai_summarize_tldr", "openai_summarize_comparisons"):
         for split, rows in data[name].items():

@@ -19,7 +19,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ..formatting import tldr_prompt
+from ..formatting import split_tldr_prompt, tldr_prompt
 from . import models as tm
 from . import text as tt
 
@@ -136,7 +136,7 @@ def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
     # training row of either TL;DR dataset (drawn again if it is). Chat prompts of a "test"/"valid" split come
     # from the held-out question pool, disjoint by construction.
     for phase in ("train", "held out"):
-        avoid = frozenset() if phase == "train" else training_posts(data)
+        avoid = frozenset() if phase == "train" else tldr_posts(data, training=True)
         for name, splits in SIZES.items():
             for s, n in splits.items():
                 if name != rtp_name and (s == "train") == (phase == "train"):
@@ -155,13 +155,13 @@ def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
 
 
 def tldr_post_text(prompt: str) -> str:
-    """The post of a TL;DR prompt (between "POST: " and the end or "TL;DR:")."""
-    return prompt.split("POST: ", 1)[1].removesuffix("\nTL;DR:")
+    """The post of a TL;DR prompt, with or without its final "TL;DR:" (comparisons prompts stop after the post)."""
+    return split_tldr_prompt(prompt.removesuffix("\nTL;DR:") + "\nTL;DR:")["post"]
 
 
-def training_posts(data: dict, training: bool = True) -> frozenset:
-    """The posts of the training rows of both TL;DR datasets (no evaluation post may be one of them), or with
-    `training=False` the posts of their other splits (the evaluation posts)."""
+def tldr_posts(data: dict, training: bool) -> frozenset:
+    """The posts of both TL;DR datasets' training rows (`training=True`; no evaluation post may be one of them),
+    or of their other splits, the evaluation posts (`training=False`)."""
     return frozenset(tldr_post_text(r["prompt"]) for name in ("openai_summarize_tldr", "openai_summarize_comparisons")
                      for split, rows in data[name].items() if (split == "train") == training for r in rows)
 
@@ -247,7 +247,7 @@ def _build(out: Path, seed: int) -> dict:
     # sentence and its feeling) at first, then more and more often with the whole post: without it a tiny model
     # does not learn that comparison on whole posts (`train_bert_pretraining`). It runs in a second process, beside the chat model's pretraining.
     pairs, gists = [], []
-    held_out = training_posts(data, training=False)
+    held_out = tldr_posts(data, training=False)
     for _ in range(BERT_PRETRAIN["n"]):
         facts = tt.tldr_post(rng, held_out)  # never a post the notebooks evaluate on
         prompt = tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:")
