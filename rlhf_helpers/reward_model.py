@@ -233,3 +233,32 @@ def filter_long_pairs(dataset, tokenizer, max_length: int, columns=("chosen", "r
 
     return drop_long(dataset, text_pair_lengths(tokenizer, dataset[columns[0]], dataset[columns[1]]), max_length,
                      "pairs")
+
+
+def reward_head_from_next_sentence(model, checkpoint) -> None:
+    """Start a BERT reward model's one-output head as BERT's next-sentence head: reward = its "is next" log-odds.
+
+    BERT's pretraining head `cls.seq_relationship` gives two logits, (text B follows text A, B is random text), from
+    the pooled [CLS] vector h. Their difference (w0 - w1)·h + (b0 - b1) is one linear map of h with one output: the
+    shape of the reward head, so the head can start there instead of at random. Changes `model.classifier` in place.
+
+    Args:
+        model: a `BertForSequenceClassification` with num_labels=1, loaded from `checkpoint`.
+        checkpoint: the BERT checkpoint (hub id or folder) whose pretraining heads to read.
+    """
+    import torch
+    from transformers import BertForPreTraining
+
+    from .quiet import load_report_off
+
+    head = getattr(model, "classifier", None)
+    if head is None or tuple(head.weight.shape) != (1, model.config.hidden_size):
+        shape = None if head is None else tuple(head.weight.shape)
+        raise ValueError(f"expected a BERT reward model with one output (a classifier of shape "
+                         f"(1, {model.config.hidden_size})), got {shape}: load it with "
+                         "AutoModelForSequenceClassification.from_pretrained(..., num_labels=1)")
+    with load_report_off():
+        nsp = BertForPreTraining.from_pretrained(checkpoint).cls.seq_relationship  # (2, hidden): is next, random
+    with torch.no_grad():
+        head.weight.copy_(nsp.weight[:1] - nsp.weight[1:])
+        head.bias.copy_(nsp.bias[:1] - nsp.bias[1:])

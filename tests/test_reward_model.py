@@ -8,6 +8,7 @@ import torch
 from rlhf_helpers import reward_exercises as ex
 from rlhf_helpers.reward_math import gather_last_token, pairwise_loss, preference_accuracy
 from rlhf_helpers.reward_model import (BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS, filter_long_pairs,
+                                       reward_head_from_next_sentence,
                                        pad_batch, reward_lora_config, score, tokenize_text_pairs, two_label_reward)
 
 
@@ -86,6 +87,24 @@ def test_pad_batch_errors():
 
 
 # --------------------------------------------------------------------------- score helper
+def test_reward_head_from_next_sentence_scores_the_next_sentence_log_odds(toy):
+    from transformers import AutoModelForSequenceClassification, BertForPreTraining
+
+    model, tok = _load(toy, "bert")
+    random_head = score(model, tok, POSTS, SUMMARIES)
+    reward_head_from_next_sentence(model, toy.models["bert"])
+    rewards = score(model, tok, POSTS, SUMMARIES)
+    bert = BertForPreTraining.from_pretrained(toy.models["bert"]).eval()
+    with torch.no_grad():  # without segment ids, as `score` reads a pair
+        logits = torch.cat([bert(**{k: v for k, v in tok([p], [s], return_tensors="pt").items() if k != "token_type_ids"}
+                                 ).seq_relationship_logits for p, s in zip(POSTS, SUMMARIES)])
+    assert torch.allclose(rewards, logits[:, 0] - logits[:, 1], atol=1e-4)  # log-odds of "is next"
+    assert not torch.allclose(rewards, random_head, atol=1e-3)
+    two = AutoModelForSequenceClassification.from_pretrained(toy.models["bert"], num_labels=2)
+    with pytest.raises(ValueError, match="num_labels=1"):
+        reward_head_from_next_sentence(two, toy.models["bert"])
+
+
 def test_score_bert_text_pairs_raw_and_batch_invariant(toy):
     model, tok = _load(toy, "bert")
     rewards = score(model, tok, POSTS, SUMMARIES, batch_size=3)

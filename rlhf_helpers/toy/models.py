@@ -109,16 +109,19 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
 
 
 def _train(model, batch_inputs, n: int, steps: int, lr: float, batch_size: int, seed: int,
-           decay: bool = False) -> list[float]:
+           decay: bool = False, hold: float = 0.0) -> list[float]:
     """AdamW on `model(**batch_inputs(indices)).loss` for `steps` random batches; returns the loss per step.
 
-    decay: lower the learning rate linearly to 0 over the run (a better model for the same number of steps).
+    decay: lower the learning rate linearly to 0 over the run (a better model for the same number of steps);
+    hold: with decay, keep it constant for this share of the steps first, then lower it linearly to 0.
     """
     import torch
 
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / steps if decay else 1.0)
+    start = int(hold * steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: (1 - max(0, step - start) / (steps - start)) if decay else 1.0)
     model.train()
     losses = []
     for idx in _batches(n, batch_size, steps, seed):
@@ -170,7 +173,8 @@ def train_classifier(model, tokenizer, texts: list[str], labels: list[int], step
 
 def train_bert_pretraining(model, tokenizer, pairs: list[tuple[str, str]], steps: int, lr: float, batch_size: int,
                            seed: int, mask_prob: float = 0.15, nsp_prob: float = 0.5, short_firsts: list[str] | None = None,
-                           p_short: float = 0.0, mask_prob_b: float | None = None) -> list[float]:
+                           p_short: float = 0.0, mask_prob_b: float | None = None, decay_after: float | None = None
+                           ) -> list[float]:
     """BERT's own pretraining recipe on (text_a, text_b) pairs; returns the loss per step.
 
     Masked LM: `mask_prob` of the real (non-special) tokens of text_a (`mask_prob_b` of text_b's; default the same)
@@ -183,6 +187,7 @@ def train_bert_pretraining(model, tokenizer, pairs: list[tuple[str, str]], steps
     `pairs[i][0]` with a probability that falls linearly from 1 at the first step to `p_short` at the last. A tiny
     model from scratch does not learn within a thousand steps to compare text_b with a long text_a (a whole post:
     NSP stays at chance); on short texts it learns to compare, and the comparison carries over to the long ones.
+    decay_after: the share of the steps after which the learning rate falls linearly to 0 (None: constant).
     """
     import torch
 
@@ -228,7 +233,8 @@ def train_bert_pretraining(model, tokenizer, pairs: list[tuple[str, str]], steps
             loss = ce(self.bert.cls.predictions(sequence[picked]), labels[picked]) if picked.any() else pooled.sum() * 0
             return SimpleNamespace(loss=loss + ce(self.bert.cls.seq_relationship(pooled), next_sentence_label))
 
-    return _train(MaskedOnly(model), batch_inputs, len(pairs), steps, lr, batch_size, seed)
+    return _train(MaskedOnly(model), batch_inputs, len(pairs), steps, lr, batch_size, seed,
+                  decay=decay_after is not None, hold=decay_after or 0.0)
 
 
 def pretrain_and_save_bert(bpe_json: str, pairs: list[tuple[str, str]], short_firsts: list[str], settings: dict,
@@ -248,7 +254,7 @@ def pretrain_and_save_bert(bpe_json: str, pairs: list[tuple[str, str]], short_fi
     bert = tiny_model("bert", tok, seed)
     losses = train_bert_pretraining(bert, tok, pairs, settings["steps"], settings["lr"], settings["batch_size"], seed,
                                     short_firsts=short_firsts, p_short=settings["p_short"],
-                                    mask_prob_b=settings["mask_prob_b"])
+                                    mask_prob_b=settings["mask_prob_b"], decay_after=settings["decay_after"])
     firsts, seconds = [a for a, _ in probe], [b for _, b in probe]
     with torch.no_grad():
         is_next = [bert(**tok(firsts, b, padding=True, return_tensors="pt")).seq_relationship_logits.log_softmax(-1)[:, 0]

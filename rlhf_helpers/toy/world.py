@@ -23,7 +23,7 @@ from ..formatting import split_tldr_prompt, tldr_prompt
 from . import models as tm
 from . import text as tt
 
-BUILD_VERSION = 8  # bump when the toy world changes, so stale caches are rebuilt
+BUILD_VERSION = 9  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
     "openai_summarize_tldr": {"train": 2000, "valid": 200, "test": 200},
     "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
@@ -38,7 +38,8 @@ SIZES = {  # rows per split
 RTP_TRAINING_ROWS = 480
 CHAT_PRETRAIN = dict(n=3000, steps=400, lr=3e-3, batch_size=32, p_rtp=0.3,  # p_rtp: share of RTP openings
                      n_arithmetic=600)  # arithmetic questions for notebook 08's verifiable task
-BERT_PRETRAIN = dict(n=3000, steps=1000, lr=3e-3, batch_size=32, p_short=0.5, mask_prob_b=0.3)  # p_short: see _build
+BERT_PRETRAIN = dict(n=3000, steps=1000, lr=3e-3, batch_size=32, p_short=0.5, mask_prob_b=0.3,  # p_short: see _build
+                     decay_after=0.5)  # the learning rate falls to 0 over the second half
 TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
 
 
