@@ -1,6 +1,6 @@
 """Reference solutions of notebook 08's open exercises (🐕): sweeps that rerun the notebook headless."""
 
-from solutions.nb05_open import run_notebook_with
+from rlhf_helpers.solutions.nb05_open import run_notebook_with
 
 KEYS = ("rloo_toxic_rate_after", "grpo_toxic_rate_after", "grpo_reward_after", "rloo_kl_last", "grpo_kl_last")
 

@@ -122,6 +122,7 @@ def wheel(tmp_path_factory):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src)
     shutil.copytree(ROOT / "rlhf_helpers", src / "rlhf_helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "solutions", src / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
     (src / "notebooks").mkdir()
     for path in NOTEBOOKS:
         shutil.copy(path, src / "notebooks")
@@ -167,8 +168,9 @@ def run_alone(stem, wheel, folder, site, monkeypatch):
     path = Path(shutil.copy(ROOT / "notebooks" / f"{stem}.ipynb", folder))
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(
-        "import json, rlhf_helpers, rlhf_helpers.runner as runner\n"
-        "print(json.dumps({'package': rlhf_helpers.__file__, 'notebooks': str(runner.notebooks_dir())}))"))
+        "import json, rlhf_helpers, rlhf_helpers.runner as runner, rlhf_helpers.solutions.nb07_open as solutions\n"
+        "print(json.dumps({'package': rlhf_helpers.__file__, 'notebooks': str(runner.notebooks_dir()),\n"
+        "                  'solutions': solutions.__file__}))"))
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     outputs = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     return json.loads(outputs[-1]), "".join(outputs)
@@ -182,6 +184,7 @@ def test_notebooks_run_alone_with_the_package_from_its_wheel(wheel, colab_like, 
     where, text = run_alone(stem, wheel, tmp / "alone", site, monkeypatch)
     assert Path(where["package"]).is_relative_to(site), f"the kernel imported {where['package']}, not the wheel"
     assert Path(where["notebooks"]) == site / "rlhf_helpers" / "notebooks"  # shipped in the wheel
+    assert Path(where["solutions"]) == site / "rlhf_helpers" / "solutions" / "nb07_open.py"  # the solution cells' import
     assert sorted(p.name for p in (tmp / "alone").iterdir()) == [f"{stem}.ipynb"]  # wrote nothing beside itself
     assert not (tmp / "home" / ".cache" / "rlhf-course").exists()  # artifacts went where RLHF_ARTIFACTS_DIR says
     assert (tmp / "artifacts" / "tiny" / "01_sft" / "config.json").exists()

@@ -13,7 +13,7 @@ from rlhf_helpers.exercises import MUTATION_HINT
 from rlhf_helpers.ppo_math import kl_k1, kl_k3
 from rlhf_helpers.reward_math import gather_last_token, pairwise_loss, preference_accuracy
 from rlhf_helpers.reward_model import pad_batch
-from solutions.nb04_ppo import my_ppo_update
+from rlhf_helpers.solutions.nb04_ppo import my_ppo_update
 
 
 def skipped(*args):

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from rlhf_helpers.reward_math import gather_last_token, pairwise_loss
 from rlhf_helpers.toxicity_metrics import clustered_scores
-from solutions import nb02_open, nb03_open, nb04_open, nb05_open, nb06_open
+from rlhf_helpers.solutions import nb02_open, nb03_open, nb04_open, nb05_open, nb06_open
 
 
 # ----------------------------------------------------------------------------- 03: per-token reward-model loss
@@ -198,7 +198,10 @@ def test_every_open_exercise_has_a_reference_solution_whose_code_parses_and_impo
         assert "**What to look for.**" in solution
         for block in re.findall(r"```python\n(.*?)```", solution, re.S):
             for node in ast.walk(ast.parse(block)):  # a snippet that does not parse fails here
-                if isinstance(node, ast.ImportFrom) and node.module.startswith("solutions."):
+                if isinstance(node, ast.ImportFrom):
+                    assert not node.module.startswith("solutions"), f"{path.name}: import rlhf_helpers.solutions, " \
+                        f"not {node.module}: a bare `solutions` is only on the path inside a clone"
+                if isinstance(node, ast.ImportFrom) and node.module.startswith("rlhf_helpers.solutions."):
                     module = importlib.import_module(node.module)
                     missing = [a.name for a in node.names if not hasattr(module, a.name)]
                     assert not missing, f"{path.name}: {node.module} has no {missing}"

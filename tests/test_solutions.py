@@ -32,5 +32,5 @@ SOLUTIONS = [
 
 @pytest.mark.parametrize("module, checker, names", SOLUTIONS, ids=[names[0] for _, _, names in SOLUTIONS])
 def test_solution_passes_its_check(module, checker, names):
-    solution = importlib.import_module(f"solutions.{module}")
+    solution = importlib.import_module(f"rlhf_helpers.solutions.{module}")
     assert checker(*(getattr(solution, n) for n in names)) is True
