@@ -171,6 +171,25 @@ def train_classifier(model, tokenizer, texts: list[str], labels: list[int], step
     return _train(model, batch_inputs, len(texts), steps, lr, batch_size, seed)
 
 
+def pair_tensors(tokenizer, id_pairs: list[tuple[list[int], list[int]]]) -> dict:
+    """BERT's inputs for text pairs given as token ids: [CLS] a [SEP] b [SEP], right-padded to the longest.
+
+    The same tensors as the toy tokenizer's `tokenizer(texts_a, texts_b, padding=True, return_tensors="pt")` (input ids
+    and attention mask; no segment ids, as the reward notebooks train without them), without tokenising the texts again
+    at every step (`train_bert_pretraining` tokenises each text once).
+    """
+    import torch
+
+    seqs = [([tokenizer.cls_token_id, *a, tokenizer.sep_token_id], [*b, tokenizer.sep_token_id]) for a, b in id_pairs]
+    width = max(len(a) + len(b) for a, b in seqs)
+    enc = {"input_ids": torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long),
+           "attention_mask": torch.zeros(len(seqs), width, dtype=torch.long)}
+    for row, (a, b) in enumerate(seqs):
+        enc["input_ids"][row, :len(a) + len(b)] = torch.tensor(a + b)
+        enc["attention_mask"][row, :len(a) + len(b)] = 1
+    return enc
+
+
 def train_bert_pretraining(model, tokenizer, pairs: list[tuple[str, str]], steps: int, lr: float, batch_size: int,
                            seed: int, mask_prob: float = 0.15, nsp_prob: float = 0.5, short_firsts: list[str] | None = None,
                            p_short: float = 0.0, mask_prob_b: float | None = None, decay_after: float | None = None
@@ -198,40 +217,59 @@ def train_bert_pretraining(model, tokenizer, pairs: list[tuple[str, str]], steps
 
     step = iter(range(steps))
 
-    def batch_inputs(idx):
-        short = 1.0 - (1.0 - p_short) * next(step) / steps if short_firsts else 0.0
-        firsts, seconds, not_next = [], [], []
-        for i in idx:
-            firsts.append(short_firsts[i] if rng.random() < short else pairs[i][0])
-            j = rng.randrange(len(pairs)) if rng.random() < nsp_prob else i
-            seconds.append(pairs[j][1])
-            not_next.append(int(pairs[j][1] != pairs[i][1]))
-        enc = tokenizer(firsts, seconds, padding=True, return_tensors="pt")
-        ids = enc.input_ids.clone()
+    texts = sorted({t for pair in pairs for t in pair} | set(short_firsts or []))
+    token_ids = dict(zip(texts, tokenizer(texts, add_special_tokens=False).input_ids))  # each text tokenised once
+
+    def encode(rows):
+        """Masked-LM and next-sentence inputs for rows of (text_a, text_b, not_next), padded to their longest.
+
+        The texts were tokenised once, up front (`pair_tensors`).
+        """
+        enc = pair_tensors(tokenizer, [(token_ids[a], token_ids[b]) for a, b, _ in rows])
+        ids = enc["input_ids"].clone()
         in_b = (ids == tokenizer.sep_token_id).int().cumsum(dim=1) >= 1  # after the first [SEP]: text_b
-        maskable = enc.attention_mask.bool() & ~torch.isin(ids, special)
+        maskable = enc["attention_mask"].bool() & ~torch.isin(ids, special)
         prob = torch.where(in_b, mask_prob_b, mask_prob)
         picked = (torch.rand(ids.shape, generator=gen) < prob) & maskable
         u = torch.rand(ids.shape, generator=gen)
         random_ids = torch.randint(len(tokenizer), ids.shape, generator=gen)
         ids[picked & (u < 0.8)] = tokenizer.mask_token_id
         ids[picked & (u >= 0.8) & (u < 0.9)] = random_ids[picked & (u >= 0.8) & (u < 0.9)]
-        return dict(enc, input_ids=ids, labels=enc.input_ids.masked_fill(~picked, -100),
-                    next_sentence_label=torch.tensor(not_next))
+        return dict(enc, input_ids=ids, labels=enc["input_ids"].masked_fill(~picked, -100),
+                    next_sentence_label=torch.tensor([n for _, _, n in rows]))
+
+    def batch_inputs(idx):
+        short = 1.0 - (1.0 - p_short) * next(step) / steps if short_firsts else 0.0
+        rows = {True: [], False: []}  # by "text_a is short"
+        for i in idx:
+            is_short = rng.random() < short
+            j = rng.randrange(len(pairs)) if rng.random() < nsp_prob else i
+            rows[is_short].append((short_firsts[i] if is_short else pairs[i][0], pairs[j][1],
+                                   int(pairs[j][1] != pairs[i][1])))
+        # Short and whole texts are padded apart: one batch padded to its longest post would spend most of its
+        # compute on the padding of the short texts (the model is small enough that compute, not overhead, dominates).
+        return dict(parts=[encode(r) for r in rows.values() if r])
 
     class MaskedOnly(torch.nn.Module):
-        """`BertForPreTraining`'s loss, with the vocabulary head applied to the masked tokens only (a third faster)."""
+        """`BertForPreTraining`'s loss over the parts of a batch, with the vocabulary head applied to the masked
+        tokens only (a third faster): the masked-LM loss averages over all masked tokens, next-sentence over all rows."""
 
         def __init__(self, bert):
             super().__init__()
             self.bert = bert
 
-        def forward(self, labels, next_sentence_label, **enc):
-            sequence, pooled = self.bert.bert(**enc, return_dict=False)[:2]
-            picked = labels != -100
+        def forward(self, parts):
             ce = torch.nn.functional.cross_entropy
-            loss = ce(self.bert.cls.predictions(sequence[picked]), labels[picked]) if picked.any() else pooled.sum() * 0
-            return SimpleNamespace(loss=loss + ce(self.bert.cls.seq_relationship(pooled), next_sentence_label))
+            mlm, nsp, n_masked, n_rows = 0.0, 0.0, 0, 0
+            for part in parts:
+                enc = {k: v for k, v in part.items() if k not in ("labels", "next_sentence_label")}
+                sequence, pooled = self.bert.bert(**enc, return_dict=False)[:2]
+                picked = part["labels"] != -100
+                if picked.any():
+                    mlm = mlm + ce(self.bert.cls.predictions(sequence[picked]), part["labels"][picked], reduction="sum")
+                nsp = nsp + ce(self.bert.cls.seq_relationship(pooled), part["next_sentence_label"], reduction="sum")
+                n_masked, n_rows = n_masked + int(picked.sum()), n_rows + len(pooled)
+            return SimpleNamespace(loss=mlm / max(n_masked, 1) + nsp / n_rows)
 
     return _train(MaskedOnly(model), batch_inputs, len(pairs), steps, lr, batch_size, seed,
                   decay=decay_after is not None, hold=decay_after or 0.0)
