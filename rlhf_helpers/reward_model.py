@@ -262,3 +262,19 @@ def reward_head_from_next_sentence(model, checkpoint) -> None:
     with torch.no_grad():
         head.weight.copy_(nsp.weight[:1] - nsp.weight[1:])
         head.bias.copy_(nsp.bias[:1] - nsp.bias[1:])
+
+
+def own_summary_win_rate(model, tokenizer, prompts: Sequence[str], summaries: Sequence[str], max_length: int = 512,
+                         ) -> float:
+    """The wrong-post check: how often a post's own summary outscores another post's summary, next to that post.
+
+    Summary i is scored next to post i, and so is summary i+1 (the last post gets the first summary). Both summaries
+    are scored next to the same post, as the pairwise loss compares them; ties count half (`toxicity_metrics.win_rate`),
+    so a model that ignores the post scores about 0.5.
+    """
+    from .toxicity_metrics import win_rate
+
+    summaries = list(summaries)
+    others = summaries[1:] + summaries[:1]
+    return win_rate(score(model, tokenizer, prompts, summaries, max_length=max_length),
+                    score(model, tokenizer, prompts, others, max_length=max_length))

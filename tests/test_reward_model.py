@@ -8,7 +8,7 @@ import torch
 from rlhf_helpers import reward_exercises as ex
 from rlhf_helpers.reward_math import gather_last_token, pairwise_loss, preference_accuracy
 from rlhf_helpers.reward_model import (BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS, filter_long_pairs,
-                                       reward_head_from_next_sentence,
+                                       own_summary_win_rate, reward_head_from_next_sentence,
                                        pad_batch, reward_lora_config, score, tokenize_text_pairs, two_label_reward)
 
 
@@ -103,6 +103,18 @@ def test_reward_head_from_next_sentence_scores_the_next_sentence_log_odds(toy):
     two = AutoModelForSequenceClassification.from_pretrained(toy.models["bert"], num_labels=2)
     with pytest.raises(ValueError, match="num_labels=1"):
         reward_head_from_next_sentence(two, toy.models["bert"])
+
+
+def test_own_summary_win_rate_is_the_wrong_post_check_with_ties_half(toy):
+    from datasets import load_dataset
+
+    model, tok = _load(toy, "bert")
+    reward_head_from_next_sentence(model, toy.models["bert"])  # the pretrained comparison of summary and post
+    rows = load_dataset(toy.datasets["comparisons"])["test"].select(range(40))
+    assert own_summary_win_rate(model, tok, rows["prompt"], rows["chosen"]) >= 0.8
+    assert own_summary_win_rate(model, tok, rows["prompt"], ["TL;DR: the same words"] * 40) == 0.5  # all ties
+    shifted = rows["chosen"][-1:] + rows["chosen"][:-1]  # the previous post's summary as "own", its own as "other"
+    assert own_summary_win_rate(model, tok, rows["prompt"], shifted) <= 0.2
 
 
 def test_score_bert_text_pairs_raw_and_batch_invariant(toy):
