@@ -89,10 +89,12 @@ SETTINGS = {
     },
     "07_summarize_rlhf": {
         "full": dict(rm_max_steps=2000, rm_batch_size=16, rm_learning_rate=1e-5, rm_max_length=560, rm_n_eval=2000,
+                     rm_wrong_post_share=0.25,
                      max_prompt_length=512, n_prompts=8000, n_eval=200, eval_samples=4, ppo_iterations=300, batch_size=64,
                      mini_batch_size=16, ppo_epochs=4, learning_rate=1.4e-5, value_learning_rate=1e-4, beta=0.05,
                      max_new_tokens=48, missing_eos_penalty=1.0),
-        "tiny": dict(rm_max_steps=150, rm_batch_size=32, rm_learning_rate=3e-3, rm_max_length=128, rm_n_eval=300,
+        "tiny": dict(rm_max_steps=300, rm_batch_size=32, rm_learning_rate=3e-3, rm_max_length=128, rm_n_eval=300,
+                     rm_wrong_post_share=1.0,
                      max_prompt_length=64, n_prompts=1000, n_eval=64, eval_samples=4, ppo_iterations=20, batch_size=32,
                      mini_batch_size=16, ppo_epochs=2, learning_rate=1e-3, value_learning_rate=3e-3, beta=0.1,
                      max_new_tokens=16, missing_eos_penalty=1.0),

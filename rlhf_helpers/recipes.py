@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .profiles import FULL_DATASETS, FULL_MODELS, SETTINGS, get_profile, merge_settings
-from .reward_model import BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS
+from .reward_model import BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS, add_wrong_post_pairs
 from .train_ppo import CHAT_LORA_TARGETS
 
 RUNS = "runs/recipes"  # full profile: outputs and prepared data, relative to where the command is run
@@ -179,7 +179,8 @@ def prepare_data(name: str, profile: str = "full", root: str | None = None, seed
     """Write the copy of recipe `name`'s dataset in the format `trl`'s script reads; None if it reads the original.
 
     sft: TL;DR with `label` renamed `completion`; dpo: hh-rlhf as chat messages (`to_preference_dataset`);
-    summary_pairs: comparisons as "post\\nTL;DR: summary" texts (`summary_text`), as notebooks 01, 05 and 07 do.
+    summary_pairs: comparisons as "post\\nTL;DR: summary" texts (`summary_text`), as notebooks 01, 05 and 07 do, with
+    notebook 07's wrong-post pairs added to the train split (`add_wrong_post_pairs`, share `rm_wrong_post_share`).
     """
     from datasets import load_dataset
 
@@ -199,6 +200,8 @@ def prepare_data(name: str, profile: str = "full", root: str | None = None, seed
     out.mkdir(parents=True, exist_ok=True)
     for split in ("train", "test"):
         rows = raw[split].select(range(min(max_rows or len(raw[split]), len(raw[split]))))
+        if r.prepare == "summary_pairs" and split == "train":
+            rows = add_wrong_post_pairs(rows, share=SETTINGS[r.notebook][profile]["rm_wrong_post_share"], seed=seed)
         if r.prepare == "sft":
             rows = [{"prompt": row["prompt"], "completion": row["label"]} for row in rows]
         elif r.prepare == "dpo":

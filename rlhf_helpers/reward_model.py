@@ -195,6 +195,56 @@ def summary_only_pairs(dataset, seed: int = 0):
     return dataset.map(corrupt)
 
 
+def add_wrong_post_pairs(dataset, share: float = 1.0, seed: int = 0, tries: int = 50):
+    """The comparisons plus wrong-post pairs: (post i, its chosen summary ≻ the chosen summary of another post).
+
+    Both summaries of such a pair are good summaries, so nothing in the summaries alone ranks them: a reward model
+    must compare each summary with the post. A reward model trained only on comparisons whose rejected summaries
+    are bad on their own (too short, repeated, off-topic) can rank those well without reading the post.
+
+    Args:
+        dataset: rows with `prompt`, `chosen` and `rejected` (other columns are kept, copied from row i).
+        share: wrong-post pairs to add per row, 0 to 1: `round(share * len(dataset))` rows, drawn at random.
+        seed: seeds which rows get a pair and which other post each one gets.
+        tries: random draws per row to find a partner with another post and another chosen summary (the real
+            comparisons hold many rows per post, so a random row is often the same post).
+    Returns:
+        The dataset with the new rows appended after the original ones; rows that found no partner get none and
+        are counted in a printed line.
+    """
+    import random
+
+    from datasets import concatenate_datasets
+
+    from .formatting import check_columns
+
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share={share}: give the number of wrong-post pairs per row, between 0 and 1 "
+                         "(0 adds none, 1 adds one per row)")
+    check_columns(dataset, ["prompt", "chosen", "rejected"], name="comparisons")
+    n_new = round(share * len(dataset))
+    if n_new == 0:
+        return dataset
+    rng = random.Random(seed)
+    prompts, chosen = dataset["prompt"], dataset["chosen"]
+    picked, partners = [], []
+    for i in sorted(rng.sample(range(len(dataset)), n_new)):
+        for _ in range(tries):
+            j = rng.randrange(len(dataset))
+            if prompts[j] != prompts[i] and chosen[j].strip() != chosen[i].strip():
+                picked.append(i)
+                partners.append(chosen[j])
+                break
+    if not picked:
+        raise ValueError(f"no row of {len(dataset)} found another post with another chosen summary in {tries} tries: "
+                         "wrong-post pairs need comparisons of at least two different posts")
+    if len(picked) < n_new:
+        print(f"{n_new - len(picked)} of {n_new} rows found no other post with another summary in {tries} tries: "
+              "they get no wrong-post pair")
+    wrong = dataset.select(picked).map(lambda row, k: {"rejected": partners[k]}, with_indices=True)
+    return concatenate_datasets([dataset, wrong])
+
+
 def split_by_prompt(dataset, test_size: int, seed: int = 0, column: str = "prompt"):
     """Split a dataset into "train" and "test" so that no prompt of the test split occurs in the train split.
 

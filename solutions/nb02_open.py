@@ -3,10 +3,12 @@ wrong-post pairs. The padding benchmark is a command: `python benchmarks/padding
 """
 
 import dataclasses
-import random
 
 import torch
 import torch.nn.functional as F
+
+# 🦁 wrong-post pairs: notebook 07 uses them in its main reward model, so they live in the course package
+from rlhf_helpers.reward_model import add_wrong_post_pairs  # noqa: F401
 
 
 def trainer_without_pooler(P, S, config, tokenizer, train_ds, lr_factor=3.0):
@@ -45,17 +47,3 @@ def centred_config(config, coefficient=0.01):
                                output_dir=str(config.output_dir) + "_centred")
 
 
-def add_wrong_post_pairs(dataset, seed=0):
-    """🦁 The dataset plus one wrong-post pair per row: (post i, chosen i, chosen summary of another post j ≠ i).
-
-    Works on any dataset with `prompt`, `chosen` and `rejected` columns (TL;DR comparisons in notebooks 02 and 07).
-    The rows are paired with a shuffled order shifted by one, so no post is paired with its own summary.
-    """
-    from datasets import concatenate_datasets
-
-    order = list(range(len(dataset)))
-    random.Random(seed).shuffle(order)
-    other = {i: order[(k + 1) % len(order)] for k, i in enumerate(order)}  # a derangement when len >= 2
-    chosen = dataset["chosen"]
-    wrong = dataset.map(lambda row, i: {"rejected": chosen[other[i]]}, with_indices=True)
-    return concatenate_datasets([dataset, wrong]).shuffle(seed=seed)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import torch
 
-from rlhf_helpers.solutions.nb02_open import add_wrong_post_pairs  # noqa: F401  (the wrong-post pairs of notebook 02)
+from rlhf_helpers.reward_model import add_wrong_post_pairs  # noqa: F401  (the wrong-post pairs of notebook 07)
 
 
 def fresh_ppo_run(sft_path, device, tokenizer, queries, reward_fn, config, iterations, **changes):

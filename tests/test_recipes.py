@@ -72,3 +72,28 @@ def test_ppo_recipe_rejects_an_unknown_key(tmp_path):
     bad.write_text(yaml.safe_dump({**yaml.safe_load((RECIPE_DIR / "ppo_zephyr.yaml").read_text()), "iteration": 3}))
     with pytest.raises(ValueError, match="unknown key.*iteration"):
         load_recipe(bad)
+
+
+def test_summary_reward_recipe_data_has_notebook_07s_wrong_post_pairs(tmp_path):
+    import json
+
+    from datasets import load_dataset
+
+    from rlhf_helpers.recipes import data_path, prepare_data
+    from rlhf_helpers.summarize_rlhf import summary_text
+    from rlhf_helpers.toy import ensure_toy_world
+
+    ensure_toy_world(0)
+    out = prepare_data("reward_summarize", "tiny", root=str(tmp_path), max_rows=50)
+    assert str(out) == data_path("reward_summarize", str(tmp_path))
+    train = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    test = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
+    share = SETTINGS["07_summarize_rlhf"]["tiny"]["rm_wrong_post_share"]
+    assert len(train) == 50 + round(share * 50) > 50 and len(test) == 50  # held-out pairs stay as they are
+    source = load_dataset(str(ensure_toy_world(0) / "datasets" / "openai_summarize_comparisons"))
+    originals = [summary_text(r["prompt"], r["chosen"]) for r in source["train"].select(range(50))]
+    assert [r["chosen"] for r in train[:50]] == originals
+    for row in train[50:]:  # a post with its own chosen summary over another post's chosen summary
+        post, _, own = row["chosen"].rpartition("\nTL;DR: ")
+        other_post, _, other = row["rejected"].rpartition("\nTL;DR: ")
+        assert post == other_post and row["chosen"] in originals and own != other

@@ -326,6 +326,39 @@ def test_summary_only_pairs_break_the_chosen_summary_without_the_post():
         summary_only_pairs(Dataset.from_list([{"prompt": "p", "chosen": "TL;DR: ok", "rejected": "x"}]))
 
 
+def test_wrong_post_pairs_reject_another_posts_summary_and_never_the_same_post():
+    from datasets import Dataset
+
+    from rlhf_helpers.reward_model import add_wrong_post_pairs
+
+    # as in the real comparisons, each post has several rows; posts 0 and 1 share a summary text
+    rows = [{"prompt": f"post {i % 10}", "chosen": f"TL;DR: good {max(i % 10, 1)}", "rejected": f"bad {i}", "id": i}
+            for i in range(40)]
+    data = Dataset.from_list(rows)
+    out = add_wrong_post_pairs(data, share=0.5, seed=3)
+    assert len(out) == 60 and out.select(range(40)).to_list() == rows  # the originals first, unchanged
+    added = out.select(range(40, 60)).to_list()
+    by_id = {r["id"]: r for r in rows}
+    for r in added:
+        own = by_id[r["id"]]
+        assert (r["prompt"], r["chosen"]) == (own["prompt"], own["chosen"])  # the row's own post and summary
+        partner = [x for x in rows if x["chosen"] == r["rejected"]]
+        assert partner and all(x["prompt"] != r["prompt"] for x in partner)  # another post's chosen summary
+        assert r["rejected"] != r["chosen"]  # never the same text, even where two posts share it
+    assert len({r["id"] for r in added}) == 20  # 20 different rows, one pair each
+    assert add_wrong_post_pairs(data, share=0.5, seed=3).to_list() == out.to_list()  # seeded
+    assert add_wrong_post_pairs(data, share=0.5, seed=4).to_list() != out.to_list()
+    assert len(add_wrong_post_pairs(data, share=1.0)) == 80
+    assert add_wrong_post_pairs(data, share=0.0) is data
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        add_wrong_post_pairs(data, share=2)
+    with pytest.raises(ValueError, match="rejected"):
+        add_wrong_post_pairs(data.remove_columns(["rejected"]))
+    one_post = Dataset.from_list([{"prompt": "p", "chosen": f"c{i}", "rejected": "r"} for i in range(5)])
+    with pytest.raises(ValueError, match="at least two different posts"):
+        add_wrong_post_pairs(one_post)
+
+
 def test_split_by_prompt_keeps_every_prompt_on_one_side():
     from datasets import Dataset
 

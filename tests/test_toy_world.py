@@ -397,6 +397,27 @@ def test_fact_accuracy_checks_facts_not_wording():
         tt.fact_accuracy(prompts, refs[:3])
 
 
+def test_fact_accuracy_by_kind_scores_each_fact_alone_and_swapped_fact_summaries_miss_exactly_one():
+    rng = random.Random(5)
+    prompts = [tt.tldr_row(rng)["prompt"] for _ in range(60)]
+    facts = [tt.post_facts(p) for p in prompts]
+    swapped = [tt.swapped_fact_summary(p, rng) for p in prompts]
+    by_kind = tt.fact_accuracy_by_kind(prompts, swapped)
+    assert set(by_kind) == {"person", "event", "feeling"}
+    assert sum(by_kind.values()) == pytest.approx(2.0)  # each summary gets two facts of three right
+    assert all(0.1 < v < 0.95 for v in by_kind.values())  # every kind of fact gets swapped sometimes
+    assert tt.fact_accuracy(prompts, swapped) == 0.0
+    feeling_wrong = [f"my {f['person']} {f['event']} and i feel {'sad' if f['feeling'] != 'sad' else 'happy'}"
+                     for f in facts]
+    assert tt.fact_accuracy_by_kind(prompts, feeling_wrong) == {"person": 1.0, "event": 1.0, "feeling": 0.0}
+    in_other_words = [f"i feel {f['feeling']} since my {f['person']} {f['event']}" for f in facts]
+    assert tt.fact_accuracy_by_kind(prompts, in_other_words) == {"person": 1.0, "event": 1.0, "feeling": 1.0}
+    with pytest.raises(ValueError, match="one summary per prompt"):
+        tt.fact_accuracy_by_kind(prompts, swapped[:2])
+    with pytest.raises(ValueError, match="not a whole toy TL;DR post"):
+        tt.swapped_fact_summary("SUBREDDIT: r/x\nTITLE: t\nPOST: a real post\nTL;DR:", rng)
+
+
 def test_a_script_without_a_main_guard_builds_the_world_once(tmp_path):
     """The BERT pretraining runs in a second process; a learner's plain script must not be re-run by it."""
     import subprocess

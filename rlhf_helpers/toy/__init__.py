@@ -10,9 +10,10 @@ question asked? does a summary state the post's facts? was an RTP prompt's templ
     models.py  tokenizer, tiny checkpoints, pretraining
 """
 
-from .text import (arithmetic_answer, arithmetic_question, fact_accuracy, is_toxic, post_facts, summary_is_faithful,
-                   on_topic, on_topic_rate, rtp_held_out_template)
+from .text import (arithmetic_answer, arithmetic_question, fact_accuracy, fact_accuracy_by_kind, is_toxic, post_facts,
+                   summary_is_faithful, on_topic, on_topic_rate, rtp_held_out_template, swapped_fact_summary)
 from .world import ensure_toy_world, toy_world_dir
 
 __all__ = ["ensure_toy_world", "toy_world_dir", "is_toxic", "on_topic", "on_topic_rate", "rtp_held_out_template",
-           "arithmetic_question", "arithmetic_answer", "fact_accuracy", "post_facts", "summary_is_faithful"]
+           "arithmetic_question", "arithmetic_answer", "fact_accuracy", "fact_accuracy_by_kind", "post_facts", "summary_is_faithful",
+           "swapped_fact_summary"]

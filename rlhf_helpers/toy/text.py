@@ -100,12 +100,29 @@ def fact_accuracy(prompts, summaries) -> float:
     Returns:
         A float in [0, 1].
     """
+    prompts, summaries = _summary_pairs(prompts, summaries, "fact_accuracy")
+    return sum(summary_is_faithful(p, s) for p, s in zip(prompts, summaries)) / len(prompts)
+
+
+def fact_accuracy_by_kind(prompts, summaries) -> dict[str, float]:
+    """Per kind of fact (person, event, feeling): the share of summaries that state their post's one and no other.
+
+    `fact_accuracy` asks for all three at once; this shows which of them a model gets right. Tiny profile only;
+    arguments as for `fact_accuracy`. Returns {"person": float, "event": float, "feeling": float}.
+    """
+    prompts, summaries = _summary_pairs(prompts, summaries, "fact_accuracy_by_kind")
+    facts = [post_facts(p) for p in prompts]
+    return {key: sum(_mentions(s, pool) == {f[key]} for f, s in zip(facts, summaries)) / len(prompts)
+            for key, pool in FACT_KINDS.items()}
+
+
+def _summary_pairs(prompts, summaries, name: str) -> tuple[list, list]:
     prompts, summaries = list(prompts), list(summaries)
     if len(prompts) != len(summaries):
         raise ValueError(f"{len(prompts)} prompts but {len(summaries)} summaries: pass one summary per prompt")
     if not prompts:
-        raise ValueError("fact_accuracy got no summaries: pass at least one (prompt, summary) pair")
-    return sum(summary_is_faithful(p, s) for p, s in zip(prompts, summaries)) / len(prompts)
+        raise ValueError(f"{name} got no summaries: pass at least one (prompt, summary) pair")
+    return prompts, summaries
 
 
 UNFAITHFUL_KINDS = ["swapped_fact", "offtopic", "generic", "copied_question", "repeated", "shuffled", "cut"]
@@ -370,6 +387,15 @@ def comparison_row(rng: random.Random, avoid: set | frozenset = frozenset()) -> 
     return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:"),
             "chosen": "TL;DR: " + faithful_summary(facts),
             "rejected": "TL;DR: " + unfaithful_summary(facts, rng)}
+
+
+def swapped_fact_summary(prompt: str, rng: random.Random) -> str:
+    """The faithful summary of a toy post with one fact (person, event or feeling, chosen at random) made wrong.
+
+    Fluent and about the right kind of thing, so only a comparison with the post shows the error: the hard probe
+    of a summary reward model. Raises a ValueError for text that is not a whole toy post (see `post_facts`).
+    """
+    return unfaithful_summary(post_facts(prompt), rng, "swapped_fact")
 
 
 def dahoas_row(rng: random.Random, split: str = "train") -> dict:
