@@ -45,5 +45,3 @@ def centred_config(config, coefficient=0.01):
     """🦁 The notebook's RewardConfig with the centring term on (train a fresh model with it)."""
     return dataclasses.replace(config, center_rewards_coefficient=coefficient,
                                output_dir=str(config.output_dir) + "_centred")
-
-

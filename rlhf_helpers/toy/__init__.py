@@ -15,5 +15,5 @@ from .text import (arithmetic_answer, arithmetic_question, fact_accuracy, fact_a
 from .world import ensure_toy_world, toy_world_dir
 
 __all__ = ["ensure_toy_world", "toy_world_dir", "is_toxic", "on_topic", "on_topic_rate", "rtp_held_out_template",
-           "arithmetic_question", "arithmetic_answer", "fact_accuracy", "fact_accuracy_by_kind", "post_facts", "summary_is_faithful",
-           "swapped_fact_summary"]
+           "arithmetic_question", "arithmetic_answer", "fact_accuracy", "fact_accuracy_by_kind", "post_facts",
+           "summary_is_faithful", "swapped_fact_summary"]
