@@ -377,6 +377,28 @@ def test_tldr_evaluation_posts_never_occur_in_the_built_worlds_training(tiny):
     assert not train & set(held_out)
 
 
+def test_some_tldr_references_ramble_and_still_state_the_facts(tiny):
+    """About 30 % of the TL;DR references are padded with filler (`wordy_summary`), longer than any faithful
+    summary; they state the post's facts, so fact accuracy counts them as right."""
+    tldr = load_dataset(tiny.datasets["tldr"])
+    for split in ("train", "test"):
+        labels = [x.strip() for x in tldr[split]["label"]]
+        wordy = [x != tt.without_padding(x) for x in labels]
+        assert 0.2 < sum(wordy) / len(labels) < 0.4, split
+        shortest_wordy = min(len(x.split()) for x, w in zip(labels, wordy) if w)
+        assert shortest_wordy > max(len(x.split()) for x, w in zip(labels, wordy) if not w), split
+        assert tt.fact_accuracy(tldr[split]["prompt"], labels) == 1.0, split
+
+
+def test_without_padding_recovers_the_faithful_summary_and_leaves_other_texts_alone():
+    facts = tt.tldr_post(random.Random(3))
+    wordy, plain = tt.wordy_summary(facts), tt.faithful_summary(facts)
+    assert wordy != plain and len(wordy.split()) > len(plain.split()) + 10
+    assert tt.without_padding(wordy) == plain and tt.without_padding(" " + wordy) == " " + plain
+    assert tt.without_padding(plain) == plain
+    assert tt.without_padding("my dad sold my bike last week and i feel sad") == "my dad sold my bike last week and i feel sad"
+
+
 def test_fact_accuracy_checks_facts_not_wording():
     rng = random.Random(4)
     rows = [tt.tldr_row(rng) for _ in range(40)]

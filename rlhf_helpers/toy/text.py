@@ -54,6 +54,22 @@ def faithful_summary(facts: dict) -> str:
     return f"my {facts['person']} {facts['event']} and i feel {facts['feeling']}"
 
 
+WORDY_TAIL = " and i do not know what to do about it at all"
+
+
+def wordy_summary(facts: dict) -> str:
+    """A faithful but padded summary: the right facts, then filler. Some real TL;DRs ramble like this; a model that
+    learns from them sometimes runs past its token budget (the no-EOS penalty of notebook 07 acts on that)."""
+    return f"my {facts['person']} {facts['event']} last week and i feel {facts['feeling']}{WORDY_TAIL}"
+
+
+def without_padding(text: str) -> str:
+    """`text` with the filler of a `wordy_summary` taken out: the faithful summary it pads (other texts unchanged)."""
+    if not text.endswith(WORDY_TAIL):
+        return text
+    return text.removesuffix(WORDY_TAIL).replace(" last week and i feel ", " and i feel ")
+
+
 # --------------------------------------------------------------------------- ground truth: faithfulness
 FACT_KINDS = {"person": PEOPLE, "event": EVENTS, "feeling": FEELINGS}
 
@@ -366,13 +382,16 @@ def hh_rlhf_row(rng: random.Random, split: str = "train", p_early_divergence: fl
     return {"chosen": _transcript(chosen), "rejected": _transcript(rejected)}
 
 
-def tldr_row(rng: random.Random, avoid: set | frozenset = frozenset()) -> dict:
-    """A CarperAI/openai_summarize_tldr row: `prompt` (ends with "TL;DR:") and `label`; its post is not in `avoid`."""
+def tldr_row(rng: random.Random, avoid: set | frozenset = frozenset(), wordy: bool = False) -> dict:
+    """A CarperAI/openai_summarize_tldr row: `prompt` (ends with "TL;DR:") and `label`; its post is not in `avoid`.
+
+    The label is the faithful summary, padded with filler when `wordy` (`wordy_summary`).
+    """
     from ..formatting import tldr_prompt
 
     facts = tldr_post(rng, avoid)
     return {"prompt": tldr_prompt(facts["subreddit"], facts["title"], facts["post"]),
-            "label": " " + faithful_summary(facts)}
+            "label": " " + (wordy_summary(facts) if wordy else faithful_summary(facts))}
 
 
 def comparison_row(rng: random.Random, avoid: set | frozenset = frozenset()) -> dict:

@@ -23,7 +23,7 @@ from ..formatting import split_tldr_prompt, tldr_prompt
 from . import models as tm
 from . import text as tt
 
-BUILD_VERSION = 9  # bump when the toy world changes, so stale caches are rebuilt
+BUILD_VERSION = 10  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
     "openai_summarize_tldr": {"train": 2000, "valid": 200, "test": 200},
     "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
@@ -41,6 +41,7 @@ CHAT_PRETRAIN = dict(n=3000, steps=400, lr=3e-3, batch_size=32, p_rtp=0.3,  # p_
 BERT_PRETRAIN = dict(n=3000, steps=1000, lr=3e-3, batch_size=32, p_short=0.5, mask_prob_b=0.3,  # p_short: see _build
                      decay_after=0.5)  # the learning rate falls to 0 over the second half
 TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
+P_WORDY_REFERENCE = 0.3  # share of TL;DR references padded with filler (`text.wordy_summary`)
 
 
 def toy_world_dir(seed: int = 0) -> Path:
@@ -121,8 +122,10 @@ def _write_card(folder: Path, splits: list[str], title: str) -> None:
 
 def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
     """Write every toy dataset under `root`; returns the rows by dataset and split."""
+    wordy_rng = random.Random(seed * 1000 + 99)  # its own stream: the posts do not depend on which labels are wordy
     makers = {
-        "openai_summarize_tldr": lambda rng, split, avoid: tt.tldr_row(rng, avoid),
+        "openai_summarize_tldr": lambda rng, split, avoid: tt.tldr_row(
+            rng, avoid, wordy=wordy_rng.random() < P_WORDY_REFERENCE),
         "openai_summarize_comparisons": lambda rng, split, avoid: tt.comparison_row(rng, avoid),
         "synthetic-instruct-gptj-pairwise": lambda rng, split, avoid: tt.dahoas_row(rng, split),
         "hh-rlhf": lambda rng, split, avoid: tt.hh_rlhf_row(rng, split),
@@ -232,7 +235,11 @@ def _build(out: Path, seed: int) -> dict:
 
     rng = random.Random(seed + 7)
     chat, tox = pretraining_data(data, rng, seed)
-    bpe = tm.train_bpe(_all_texts(data) + [u + " " + a for u, a, _ in chat] + [t for t, _ in tox])
+    # The tokenizer reads the wordy references (`text.wordy_summary`) without their filler: those words are common
+    # elsewhere, and this keeps the tokenizer, and so every model that does not summarise, as it was before the
+    # world had wordy references.
+    texts = [tt.without_padding(t) for t in _all_texts(data)]
+    bpe = tm.train_bpe(texts + [u + " " + a for u, a, _ in chat] + [t for t, _ in tox])
     log["vocab_size"] = bpe.get_vocab_size()
     log["seconds_tokenizer"] = time.perf_counter() - t0
 
