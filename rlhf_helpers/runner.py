@@ -56,7 +56,8 @@ def run_notebook(path: Path, out_dir: Path, profile: str, parameters: dict | Non
     import tempfile
 
     import papermill as pm
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
     from papermill.exceptions import PapermillExecutionError
 
     env_before = dict(os.environ)
@@ -65,7 +66,9 @@ def run_notebook(path: Path, out_dir: Path, profile: str, parameters: dict | Non
     error = ""
     with tempfile.TemporaryDirectory() as sockets:
         # IPC sockets in a private folder: a local kernel needs no network ports (and then says nothing about them)
-        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        # The async manager: papermill notices a kernel that dies (a segfault) within seconds; with the blocking
+        # `KernelManager` it waited forever, past `execution_timeout`.
+        kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
         try:
             pm.execute_notebook(str(path), str(out_dir / path.name), parameters=parameters or {}, kernel_name="python3",
                                 cwd=str(path.parent), progress_bar=False, execution_timeout=timeout, km=kernel)
@@ -76,7 +79,7 @@ def run_notebook(path: Path, out_dir: Path, profile: str, parameters: dict | Non
             error = f"{type(err).__name__}: {err}"[:300]
         finally:
             if kernel.has_kernel:
-                kernel.shutdown_kernel(now=True)
+                run_sync(kernel.shutdown_kernel)(now=True)
             os.environ.clear()
             os.environ.update(env_before)
     seconds = time.perf_counter() - start

@@ -30,6 +30,20 @@ def test_runner_reports_metrics_and_the_failing_cell(tmp_path, capsys):
     assert (run_dir / "02_bad.ipynb").exists() and (run_dir / "summary.txt").exists()
 
 
+def test_a_kernel_that_dies_is_reported_in_seconds_and_the_next_notebook_runs(tmp_path, capsys):
+    """A segfault in the kernel is a failed notebook, not a runner waiting forever (it once hung past the timeout)."""
+    import time
+
+    crash = write(tmp_path / "01_crash.ipynb", ["x = 1", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
+    after = write(tmp_path / "02_after.ipynb", ["from rlhf_helpers.results import report", "report('02_after', {'ran': 1})"])
+    start = time.perf_counter()
+    code = run([str(crash), str(after)], "tiny", tmp_path / "runs")
+    out = capsys.readouterr().out
+    assert time.perf_counter() - start < 60
+    assert code == 1
+    assert "DeadKernelError" in out and "ran=1" in out
+
+
 def test_notebook_names_resolve_in_course_order():
     from rlhf_helpers.runner import RUN_ORDER
 
