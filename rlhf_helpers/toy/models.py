@@ -82,7 +82,10 @@ def tiny_model(kind: str, tokenizer, seed: int, **kwargs):
     vocab = len(tokenizer)
     torch.manual_seed(seed)
     if kind == "gpt2":
+        # "gelu_pytorch_tanh" is GPT-2's "gelu_new" (the tanh approximation of GELU) as one fused kernel instead
+        # of five operations: on a CPU it makes the tiny GPT-2 train about a third faster
         cfg = tf.GPT2Config(vocab_size=vocab, n_positions=512, n_embd=64, n_layer=2, n_head=4,
+                            activation_function="gelu_pytorch_tanh",
                             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
         return tf.GPT2LMHeadModel(cfg)
     common = dict(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
