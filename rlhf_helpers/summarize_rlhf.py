@@ -1,5 +1,6 @@
 """Summarisation RLHF with GPT-2 (notebook 07): the reward model's text format, prompt truncation,
-the reward normalised against the reference summary, the no-EOS penalty, and their exercise checkers.
+the reward normalised against the reference summary, the no-EOS penalty, a fresh PPO run to compare settings, and
+the exercise checkers.
 
 The PPO loop itself is `ppo.py`; the reward model is trained with TRL's `RewardTrainer` and scored with
 `reward_model.score`. Shapes: B = batch, T = response length.
@@ -138,6 +139,30 @@ def cut_off_rate(model, tokenizer, prompts, config, batch_size: int = 64) -> flo
 def no_eos_share(response_ids, eos_token_id: int) -> float:
     """Share of the responses (`response_ids`, (B, T)) with no EOS token: cut off at the length limit."""
     return (~(response_ids == eos_token_id).any(dim=1)).float().mean().item()
+
+
+def fresh_ppo_run(sft_path, device, tokenizer, queries, reward_fn, config, iterations: int, **changes):
+    """PPO from a fresh copy of the SFT model at `sft_path` (policy and frozen reference), as in section 7 of
+    notebook 07, with `PPOConfig` fields changed by name (e.g. `missing_eos_penalty=0.0`, `beta=0.3`).
+
+    Returns:
+        (policy, history): the trained policy and `train_ppo`'s per-iteration dashboard.
+    """
+    import dataclasses
+
+    from transformers import AutoModelForCausalLM
+
+    from .ppo import ValueHead, train_ppo
+
+    no_dropout = dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    policy = AutoModelForCausalLM.from_pretrained(sft_path, **no_dropout).to(device)
+    reference = AutoModelForCausalLM.from_pretrained(sft_path, **no_dropout).to(device).eval().requires_grad_(False)
+    config = dataclasses.replace(config, **changes)
+    torch.manual_seed(config.seed)
+    head = ValueHead(policy.config.hidden_size).to(device)
+    history = train_ppo(policy, head, tokenizer, queries, reward_fn, config, iterations=iterations, ref_model=reference,
+                        track={"distinct": lambda texts: len(set(texts)) / len(texts)})
+    return policy, history
 
 
 # --------------------------------------------------------------------------- exercise checks

@@ -5,29 +5,8 @@ from plain GPT-2, and a reward model trained on wrong-post comparisons.
 import dataclasses
 from collections import Counter
 
-import torch
-
 from rlhf_helpers.reward_model import add_wrong_post_pairs  # noqa: F401  (the wrong-post pairs of notebook 07)
-
-
-def fresh_ppo_run(sft_path, device, tokenizer, queries, reward_fn, config, iterations, **changes):
-    """PPO from a fresh copy of the SFT model (policy and frozen reference), with PPOConfig fields changed.
-
-    Returns (policy, history); score the policy with the notebook's `evaluate(policy)`.
-    """
-    from transformers import AutoModelForCausalLM
-
-    from rlhf_helpers.ppo import ValueHead, train_ppo
-
-    no_dropout = dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-    policy = AutoModelForCausalLM.from_pretrained(sft_path, **no_dropout).to(device)
-    reference = AutoModelForCausalLM.from_pretrained(sft_path, **no_dropout).to(device).eval().requires_grad_(False)
-    config = dataclasses.replace(config, **changes)
-    torch.manual_seed(config.seed)
-    head = ValueHead(policy.config.hidden_size).to(device)
-    history = train_ppo(policy, head, tokenizer, queries, reward_fn, config, iterations=iterations, ref_model=reference,
-                        track={"distinct": lambda texts: len(set(texts)) / len(texts)})  # as in section 7
-    return policy, history
+from rlhf_helpers.summarize_rlhf import fresh_ppo_run  # noqa: F401  (PPO from a fresh SFT copy, as in section 9)
 
 
 def raw_reward_fn(reward_model, tokenizer, max_length):

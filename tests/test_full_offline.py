@@ -34,7 +34,7 @@ PARAMETERS = {
     "07_summarize_rlhf": {"PPO_ITERATIONS": 2, "N_EVAL": 4,
                           "OVERRIDES": dict(rm_max_steps=2, rm_batch_size=2, rm_n_eval=8, n_prompts=16,
                                             eval_samples=2, batch_size=4, mini_batch_size=2, ppo_epochs=1,
-                                            max_new_tokens=8)},
+                                            max_new_tokens=8, length_iterations=2)},
     "08_rloo_grpo": {"MAX_STEPS": 2, "NUM_GENERATIONS": 2, "N_EVAL": 4,
                      "OVERRIDES": dict(eval_k=2, batch_size=8, n_boot=50, n_prompts=16, prompts_per_step=2,
                                        micro_batch_size=4, max_new_tokens=8, ppo_cost_iterations=1,

@@ -227,3 +227,24 @@ def test_no_eos_share_counts_responses_without_eos():
     assert no_eos_share(responses, eos_token_id=4) == 0.5
     assert no_eos_share(responses, eos_token_id=3) == 0.5  # rows 1 and 3 contain a 3
     assert no_eos_share(responses[:1], eos_token_id=4) == 0.0
+
+
+def test_fresh_ppo_run_starts_from_the_sft_copy_and_changes_only_the_named_field(toy):
+    """Section 9 of notebook 07: two runs from the same start, one config field apart (the no-EOS penalty)."""
+    from rlhf_helpers.ppo import PPOConfig
+    from rlhf_helpers.summarize_rlhf import fresh_ppo_run
+
+    path, tok, tldr, _ = toy
+    config = PPOConfig(batch_size=8, mini_batch_size=4, ppo_epochs=1, learning_rate=1e-3, max_new_tokens=3,
+                       use_chat_template=False, missing_eos_penalty=5.0, seed=3)
+    prompts = list(tldr["train"]["prompt"][:8])
+    zero = lambda queries, responses: torch.zeros(len(responses))  # noqa: E731  the score is the penalty alone
+    _, with_penalty = fresh_ppo_run(path, "cpu", tok, prompts, zero, config, 1)
+    _, without = fresh_ppo_run(path, "cpu", tok, prompts, zero, config, 1, missing_eos_penalty=0.0)
+    # the toy GPT-2 starts from random weights: 3 tokens almost never end with EOS, so most rows lose 5
+    assert with_penalty[0]["score"] < -2.5 and without[0]["score"] == 0.0
+    assert config.missing_eos_penalty == 5.0  # the caller's config is not changed
+    assert with_penalty[0]["kl"] == pytest.approx(0.0, abs=1e-4)  # the policy starts as its reference
+    assert "distinct" in with_penalty[0] and len(without) == 1
+    with pytest.raises(TypeError, match="missing_eos"):
+        fresh_ppo_run(path, "cpu", tok, prompts, zero, config, 1, missing_eos=0.0)  # a misspelt field

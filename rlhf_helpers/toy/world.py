@@ -1,7 +1,8 @@
 """The offline toy world of the tiny profile: build it once, cache it, rebuild it when missing.
 
 Called by `profiles.setup` in every notebook's setup cell (tiny profile), and by
-`python -m rlhf_helpers build-toy-world` (through `rlhf_helpers.toy.ensure_toy_world`). Layout (under `artifacts/toy_world/seed<N>/`):
+`python -m rlhf_helpers build-toy-world` (through `rlhf_helpers.toy.ensure_toy_world`). Layout, under
+`artifacts/toy_world/v<BUILD_VERSION>-seed<N>/`:
 
     datasets/<name>/...   toy datasets in the real schemas, loadable with `datasets.load_dataset(path)`
     models/<name>/        tiny checkpoints loadable with `AutoModel*.from_pretrained(path)`
