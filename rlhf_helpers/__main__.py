@@ -14,6 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("notebooks", nargs="*", help="e.g. 01 or 01_sft (default: all, each after the stages it reads: 08 before 06)")
     run.add_argument("--profile", default=None, help="tiny or full (default: $RLHF_PROFILE, else by hardware)")
     run.add_argument("--out", default="runs", help="folder for run outputs (default: ./runs)")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="notebooks run at once, each after the ones it loads (default 1; tiny: 2 uses two cores)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="set a notebook parameter, e.g. -p PPO_ITERATIONS 2 -p OVERRIDES '{batch_size: 4}' "
                           "(VALUE is read as YAML)")
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import run as run_notebooks
 
         parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
-        return run_notebooks(args.notebooks, args.profile or default_profile(), Path(args.out), parameters)
+        return run_notebooks(args.notebooks, args.profile or default_profile(), Path(args.out), parameters,
+                             jobs=args.jobs)
     if args.command == "download":
         from .offline import download
         from .runner import resolve_notebooks

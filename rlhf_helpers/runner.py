@@ -103,6 +103,12 @@ RUN_ORDER = ["01_sft", "02_reward_bert", "03_reward_gpt2", "04_ppo_zephyr", "05_
              "06_toxicity_eval", "07_summarize_rlhf"]
 
 
+# The earlier notebooks whose saved models a notebook loads (its `ensure_stage` calls; a test reads them from the
+# notebooks). With `jobs` > 1 a notebook starts only after those of them in the same run have finished.
+STAGE_NEEDS = {"06_toxicity_eval": ["04_ppo_zephyr", "05_dpo", "08_rloo_grpo"], "07_summarize_rlhf": ["01_sft"],
+               "08_rloo_grpo": ["04_ppo_zephyr"]}
+
+
 def run_order_key(path: Path) -> tuple[int, str]:
     """Sort key: the course's notebooks in RUN_ORDER, any other notebook after them by name."""
     stem = Path(path).stem
@@ -127,12 +133,17 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
     return sorted(set(chosen), key=run_order_key)
 
 
-def run(names: list[str], profile: str, out_root: Path, parameters: dict | None = None) -> int:
+def run(names: list[str], profile: str, out_root: Path, parameters: dict | None = None, jobs: int = 1) -> int:
     """Run the notebooks, print the summary table, return the process exit code (1 if any failed).
 
     `parameters` (name -> value, e.g. {"PPO_ITERATIONS": 2, "OVERRIDES": {"batch_size": 4}}) go to every
     notebook whose parameters cell defines that name; OVERRIDES keys go to the notebooks that have them.
+    `jobs`: how many notebooks run at once, each in its own process and kernel, each after the notebooks of
+    this run it loads (`STAGE_NEEDS`). A tiny notebook computes on one thread, so 2 uses both cores of a
+    2-core machine; in `full` they would share the GPU.
     """
+    if jobs < 1:
+        raise SystemExit(f"--jobs {jobs}: run at least one notebook at a time")
     from .profiles import check_profile
 
     profile = check_profile(profile)
@@ -147,15 +158,49 @@ def run(names: list[str], profile: str, out_root: Path, parameters: dict | None 
     # absolute: each kernel runs in notebooks/, so a relative folder would land in notebooks/runs/
     out_dir = Path(out_root).resolve() / time.strftime(f"%Y%m%d-%H%M%S-{profile}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for path in paths:
-        print(f"running {path.name} ({profile}) ...", flush=True)
-        rows.append(run_notebook(path, out_dir, profile, notebook_parameters(path, parameters)))
-        print(f"  {'ok' if rows[-1]['ok'] else 'FAILED'} in {rows[-1]['seconds']:.1f} s", flush=True)
+    if jobs == 1:
+        rows = []
+        for path in paths:
+            print(f"running {path.name} ({profile}) ...", flush=True)
+            rows.append(run_notebook(path, out_dir, profile, notebook_parameters(path, parameters)))
+            print(f"  {'ok' if rows[-1]['ok'] else 'FAILED'} in {rows[-1]['seconds']:.1f} s", flush=True)
+    else:
+        rows = _run_side_by_side(paths, out_dir, profile, parameters, jobs)
     table = summary_table(rows)
     (out_dir / "summary.txt").write_text(table + "\n")
     print(f"\nexecuted notebooks and results in {out_dir}\n\n{table}")
     return 0 if all(r["ok"] for r in rows) else 1
+
+
+def _run_side_by_side(paths: list[Path], out_dir: Path, profile: str, parameters: dict, jobs: int) -> list[dict]:
+    """`run_notebook` for each of `paths`, up to `jobs` at a time in worker processes; rows in the order of `paths`.
+
+    A notebook is started once the notebooks of this run that it loads (`STAGE_NEEDS`) have finished, ok or not.
+    Processes, not threads: `run_notebook` sets environment variables for its kernel.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    in_run = {p.stem for p in paths}
+    pending, running, finished, rows = list(paths), {}, set(), {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while pending or running:
+            ready = [p for p in pending if all(n in finished or n not in in_run for n in STAGE_NEEDS.get(p.stem, []))]
+            for path in ready[:jobs - len(running)]:
+                pending.remove(path)
+                print(f"running {path.name} ({profile}) ...", flush=True)
+                running[pool.submit(run_notebook, path, out_dir, profile, notebook_parameters(path, parameters))] = path
+            if not running:
+                raise RuntimeError(f"{', '.join(p.stem for p in pending)} wait for each other in STAGE_NEEDS: "
+                                   "a notebook cannot need a notebook that needs it")
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                path = running.pop(future)
+                rows[path] = future.result()
+                finished.add(path.stem)
+                print(f"  {path.stem}: {'ok' if rows[path]['ok'] else 'FAILED'} in {rows[path]['seconds']:.1f} s",
+                      flush=True)
+    return [rows[p] for p in paths]
 
 
 def ensure_stage(profile, stem: str, required_file: str) -> Path:

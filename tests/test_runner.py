@@ -124,3 +124,50 @@ def test_ensure_stage_rebuilds_an_earlier_stage_with_the_same_seed_in_its_own_fo
     seed1 = runner.ensure_stage(get_profile("09_fake", "tiny", seed=1), "09_fake", "model.bin")
     assert seed0 != seed1
     assert (seed0 / "model.bin").read_text() == "seed 0" and (seed1 / "model.bin").read_text() == "seed 1"
+
+
+def test_side_by_side_runs_overlap_and_wait_for_the_stages_they_load(tmp_path, capsys, monkeypatch):
+    """--jobs 2: independent notebooks run at the same time; a notebook starts after the one it loads has finished."""
+    import rlhf_helpers.runner as runner
+
+    monkeypatch.setattr(runner, "STAGE_NEEDS", {"03_loader": ["01_stage"]})
+    def timed(name, body):
+        return write(tmp_path / f"{name}.ipynb", [
+            f"import json, time; from pathlib import Path; start = time.time()\n{body}",
+            f"Path({str(tmp_path)!r}, '{name}.times').write_text(json.dumps([start, time.time()]))"])
+    timed("01_stage", f"time.sleep(8); Path({str(tmp_path)!r}, 'stage.txt').write_text('saved')")
+    timed("02_independent", "time.sleep(8)")
+    timed("03_loader", f"assert Path({str(tmp_path)!r}, 'stage.txt').read_text() == 'saved'")
+    code = run([str(tmp_path / f"{n}.ipynb") for n in ("01_stage", "02_independent", "03_loader")], "tiny",
+               tmp_path / "runs", jobs=2)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    times = {n: json.loads((tmp_path / f"{n}.times").read_text()) for n in ("01_stage", "02_independent", "03_loader")}
+    assert times["01_stage"][0] < times["02_independent"][1] and times["02_independent"][0] < times["01_stage"][1]
+    assert times["03_loader"][0] >= times["01_stage"][1]
+    table = out.split("executed notebooks")[-1]
+    assert table.index("01_stage") < table.index("02_independent") < table.index("03_loader")  # in run order
+
+
+def test_side_by_side_refuses_notebooks_that_wait_for_each_other(tmp_path, monkeypatch):
+    import pytest
+
+    import rlhf_helpers.runner as runner
+
+    monkeypatch.setattr(runner, "STAGE_NEEDS", {"01_a": ["02_b"], "02_b": ["01_a"]})
+    paths = [write(tmp_path / f"{n}.ipynb", ["x = 1"]) for n in ("01_a", "02_b")]
+    with pytest.raises(RuntimeError, match="wait for each other"):
+        run([str(p) for p in paths], "tiny", tmp_path / "runs", jobs=2)
+
+
+def test_stage_needs_match_the_notebooks_ensure_stage_calls():
+    import re
+
+    from rlhf_helpers.runner import STAGE_NEEDS
+
+    found = {}
+    for path in resolve_notebooks([]):
+        loads = sorted(set(re.findall(r'ensure_stage\(P, \\"(\d\d_\w+)\\"', path.read_text())))
+        if loads:
+            found[path.stem] = loads
+    assert found == {stem: sorted(needs) for stem, needs in STAGE_NEEDS.items()}
