@@ -131,6 +131,7 @@ def test_side_by_side_runs_overlap_and_wait_for_the_stages_they_load(tmp_path, c
     import rlhf_helpers.runner as runner
 
     monkeypatch.setattr(runner, "STAGE_NEEDS", {"03_loader": ["01_stage"]})
+
     def timed(name, body):
         return write(tmp_path / f"{name}.ipynb", [
             f"import json, time; from pathlib import Path; start = time.time()\n{body}",
