@@ -136,8 +136,8 @@ def test_side_by_side_runs_overlap_and_wait_for_the_stages_they_load(tmp_path, c
         return write(tmp_path / f"{name}.ipynb", [
             f"import json, time; from pathlib import Path; start = time.time()\n{body}",
             f"Path({str(tmp_path)!r}, '{name}.times').write_text(json.dumps([start, time.time()]))"])
-    timed("01_stage", f"time.sleep(8); Path({str(tmp_path)!r}, 'stage.txt').write_text('saved')")
-    timed("02_independent", "time.sleep(8)")
+    timed("01_stage", f"time.sleep(5); Path({str(tmp_path)!r}, 'stage.txt').write_text('saved')")
+    timed("02_independent", "time.sleep(5)")
     timed("03_loader", f"assert Path({str(tmp_path)!r}, 'stage.txt').read_text() == 'saved'")
     code = run([str(tmp_path / f"{n}.ipynb") for n in ("01_stage", "02_independent", "03_loader")], "tiny",
                tmp_path / "runs", jobs=2)
