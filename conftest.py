@@ -10,6 +10,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # A notebook's "what you should see" check (results.expect) raises, instead of printing ⚠️, when a tiny-profile
 # value leaves its expected range; the kernels nbval starts inherit this.
 os.environ["RLHF_STRICT_EXPECT"] = "1"
+# One thread per process, as the tiny profile's notebooks use: two workers with two threads each on two cores wait on
+# each other (the PPO-update checker test took 54 s beside the notebooks, 8 s alone). The environment variable reaches
+# the processes the tests start (kernels, torchrun); `set_num_threads` this worker, whatever imported torch first.
+os.environ["OMP_NUM_THREADS"] = "1"
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 # Two pytest-xdist workers (`-n 2` in pyproject.toml). Each long, single-threaded group below runs whole on one
 # worker, in order, while the other worker takes the rest: the notebooks must stay together and in order (a later
