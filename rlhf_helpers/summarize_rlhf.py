@@ -136,9 +136,14 @@ def cut_off_rate(model, tokenizer, prompts, config, batch_size: int = 64) -> flo
     return cut / len(prompts)
 
 
+def no_eos(response_ids, eos_token_id: int) -> torch.Tensor:
+    """(B,) True for each response (`response_ids`, (B, T)) with no EOS token: cut off at the length limit."""
+    return ~(response_ids == eos_token_id).any(dim=1)
+
+
 def no_eos_share(response_ids, eos_token_id: int) -> float:
     """Share of the responses (`response_ids`, (B, T)) with no EOS token: cut off at the length limit."""
-    return (~(response_ids == eos_token_id).any(dim=1)).float().mean().item()
+    return no_eos(response_ids, eos_token_id).float().mean().item()
 
 
 def fresh_ppo_run(sft_path, device, tokenizer, queries, reward_fn, config, iterations: int, **changes):

@@ -248,3 +248,11 @@ def test_fresh_ppo_run_starts_from_the_sft_copy_and_changes_only_the_named_field
     assert "distinct" in with_penalty[0] and len(without) == 1
     with pytest.raises(TypeError, match="missing_eos"):
         fresh_ppo_run(path, "cpu", tok, prompts, zero, config, 1, missing_eos=0.0)  # a misspelt field
+
+
+def test_no_eos_marks_each_response_without_eos():
+    from rlhf_helpers.summarize_rlhf import no_eos
+
+    responses = torch.tensor([[1, 2, 4, 4], [1, 2, 3, 3], [4, 4, 4, 4], [3, 3, 3, 3]])  # EOS = 4
+    assert no_eos(responses, eos_token_id=4).tolist() == [False, True, False, True]
+    assert no_eos(responses, eos_token_id=9).all()  # an id that never occurs: every response is cut off
