@@ -14,8 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("notebooks", nargs="*", help="e.g. 01 or 01_sft (default: all, each after the stages it reads: 08 before 06)")
     run.add_argument("--profile", default=None, help="tiny or full (default: $RLHF_PROFILE, else by hardware)")
     run.add_argument("--out", default="runs", help="folder for run outputs (default: ./runs)")
-    run.add_argument("--jobs", type=int, default=1,
-                     help="notebooks run at once, each after the ones it loads (default 1; tiny: 2 uses two cores)")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="notebooks run at once, each after the ones it loads (default: tiny 2 on a machine with two "
+                          "or more cores, else 1; full 1, as its notebooks share one GPU)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="set a notebook parameter, e.g. -p PPO_ITERATIONS 2 -p OVERRIDES '{batch_size: 4}' "
                           "(VALUE is read as YAML)")
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
         parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
         return run_notebooks(args.notebooks, args.profile or default_profile(), Path(args.out), parameters,
-                             jobs=args.jobs)
+                             jobs=args.jobs)  # None: `runner.default_jobs`
     if args.command == "download":
         from .offline import download
         from .runner import resolve_notebooks

@@ -133,21 +133,31 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
     return sorted(set(chosen), key=run_order_key)
 
 
-def run(names: list[str], profile: str, out_root: Path, parameters: dict | None = None, jobs: int = 1) -> int:
+def default_jobs(profile: str) -> int:
+    """Notebooks run at once when none is asked for: in `tiny` one per core, at most 2; in `full` 1.
+
+    A tiny notebook computes on one thread (`profiles.setup`), so a second notebook beside it uses a core that would
+    otherwise idle, with the same results. In `full` the notebooks would share one GPU and its memory.
+    """
+    return min(2, os.cpu_count() or 1) if profile == "tiny" else 1
+
+
+def run(names: list[str], profile: str, out_root: Path, parameters: dict | None = None, jobs: int | None = None) -> int:
     """Run the notebooks, print the summary table, return the process exit code (1 if any failed).
 
     `parameters` (name -> value, e.g. {"PPO_ITERATIONS": 2, "OVERRIDES": {"batch_size": 4}}) go to every
     notebook whose parameters cell defines that name; OVERRIDES keys go to the notebooks that have them.
     `jobs`: how many notebooks run at once, each in its own process and kernel, each after the notebooks of
-    this run it loads (`STAGE_NEEDS`). A tiny notebook computes on one thread, so 2 uses both cores of a
-    2-core machine; in `full` they would share the GPU.
+    this run it loads (`STAGE_NEEDS`); None: `default_jobs(profile)`.
     """
-    if jobs < 1:
-        raise SystemExit(f"--jobs {jobs}: run at least one notebook at a time")
     from .profiles import check_profile
 
     profile = check_profile(profile)
+    jobs = default_jobs(profile) if jobs is None else jobs
+    if jobs < 1:
+        raise SystemExit(f"--jobs {jobs}: run at least one notebook at a time")
     paths = resolve_notebooks(names)
+    jobs = min(jobs, len(paths))  # one notebook: no worker process
     parameters = dict(parameters or {})
     if "PROFILE" in parameters:
         raise SystemExit("set the profile with --profile, not -p PROFILE")

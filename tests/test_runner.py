@@ -20,7 +20,7 @@ def test_runner_reports_metrics_and_the_failing_cell(tmp_path, capsys):
         "import os; from rlhf_helpers.results import report",
         "report('01_good', {'answer': 42, 'profile_is_tiny': os.environ['RLHF_PROFILE'] == 'tiny'})"])
     bad = write(tmp_path / "02_bad.ipynb", ["x = 1", "raise RuntimeError('boom')", "y = 2"])
-    code = run([str(good), str(bad)], "tiny", tmp_path / "runs")
+    code = run([str(good), str(bad)], "tiny", tmp_path / "runs", jobs=1)
     out = capsys.readouterr().out
     assert code == 1
     assert "answer=42" in out and "profile_is_tiny=1" in out
@@ -37,11 +37,19 @@ def test_a_kernel_that_dies_is_reported_in_seconds_and_the_next_notebook_runs(tm
     crash = write(tmp_path / "01_crash.ipynb", ["x = 1", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
     after = write(tmp_path / "02_after.ipynb", ["from rlhf_helpers.results import report", "report('02_after', {'ran': 1})"])
     start = time.perf_counter()
-    code = run([str(crash), str(after)], "tiny", tmp_path / "runs")
+    code = run([str(crash), str(after)], "tiny", tmp_path / "runs", jobs=1)
     out = capsys.readouterr().out
     assert time.perf_counter() - start < 60
     assert code == 1
     assert "DeadKernelError" in out and "ran=1" in out
+
+
+def test_tiny_runs_two_notebooks_at_a_time_on_two_cores_and_full_one(monkeypatch):
+    from rlhf_helpers import runner
+
+    for cores, tiny in [(1, 1), (2, 2), (16, 2), (None, 1)]:
+        monkeypatch.setattr(runner.os, "cpu_count", lambda: cores)
+        assert runner.default_jobs("tiny") == tiny and runner.default_jobs("full") == 1
 
 
 def test_notebook_names_resolve_in_course_order():

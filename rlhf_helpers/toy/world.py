@@ -24,7 +24,7 @@ from ..formatting import split_tldr_prompt, tldr_prompt
 from . import models as tm
 from . import text as tt
 
-BUILD_VERSION = 11  # bump when the toy world changes, so stale caches are rebuilt
+BUILD_VERSION = 12  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
     "openai_summarize_tldr": {"train": 2000, "valid": 200, "test": 200},
     "openai_summarize_comparisons": {"train": 2000, "test": 300, "valid1": 100, "valid2": 100},
