@@ -196,6 +196,8 @@ def test_toy_bert_is_pretrained_with_both_heads(world):
     assert last < 0.3 * first
     config = json.loads((world / "models" / "bert-base-uncased" / "config.json").read_text())
     assert config["architectures"] == ["BertForPreTraining"]
+    # pretrained without dropout, saved with bert-base-uncased's 0.1, as the notebooks would find in the real one
+    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
 
 
 def test_checkpoints_load_with_the_real_architectures(world):
@@ -318,7 +320,7 @@ def test_the_built_world_passes_its_sanity_checks(world):
     log = json.loads((world / "build_log.json").read_text())
     assert log["toxicity_heldout_accuracy"] > 0.9
     assert log["bert_pretraining_loss_first_last"][1] < log["bert_pretraining_loss_first_last"][0]
-    # next-sentence prediction learned to compare a summary with its post (0.5 = ignores the post; seeds 0-2: 0.965-0.98)
+    # next-sentence prediction learned to compare a summary with its post (0.5 = ignores the post; seeds 0-4: 0.95-0.975)
     assert log["bert_own_summary_over_another"] >= 0.8
     assert log["chat_loss_first_last"][1] < log["chat_loss_first_last"][0]
     print(f"toy world build: {log['seconds_total']:.1f} s")  # timing is reported, not asserted (shared CPUs)
