@@ -204,8 +204,10 @@ def add_wrong_post_pairs(dataset, share: float = 1.0, seed: int = 0, tries: int 
 
     Args:
         dataset: rows with `prompt`, `chosen` and `rejected` (other columns are kept, copied from row i).
-        share: wrong-post pairs to add per row, 0 to 1: `round(share * len(dataset))` rows, drawn at random.
-        seed: seeds which rows get a pair and which other post each one gets.
+        share: wrong-post pairs to add per row: `round(share * len(dataset))` pairs in all. Up to 1, one pair for
+            each of that many rows, drawn at random; 2 gives every row two pairs, with partners drawn apart.
+        seed: seeds which rows get a pair and which other post each one gets. Each whole pass over the rows draws
+            from its own stream (seed, seed + 1000, ...), so a larger share keeps the pairs of a smaller one.
         tries: random draws per row to find a partner with another post and another chosen summary (the real
             comparisons hold many rows per post, so a random row is often the same post).
     Returns:
@@ -218,23 +220,24 @@ def add_wrong_post_pairs(dataset, share: float = 1.0, seed: int = 0, tries: int 
 
     from .formatting import check_columns
 
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"share={share}: give the number of wrong-post pairs per row, between 0 and 1 "
-                         "(0 adds none, 1 adds one per row)")
+    if not share >= 0.0:
+        raise ValueError(f"share={share}: give the number of wrong-post pairs per row, 0 or more "
+                         "(0 adds none, 1 adds one per row, 2 two per row)")
     check_columns(dataset, ["prompt", "chosen", "rejected"], name="comparisons")
     n_new = round(share * len(dataset))
     if n_new == 0:
         return dataset
-    rng = random.Random(seed)
     prompts, chosen = dataset["prompt"], dataset["chosen"]
     picked, partners = [], []
-    for i in sorted(rng.sample(range(len(dataset)), n_new)):
-        for _ in range(tries):
-            j = rng.randrange(len(dataset))
-            if prompts[j] != prompts[i] and chosen[j].strip() != chosen[i].strip():
-                picked.append(i)
-                partners.append(chosen[j])
-                break
+    for start in range(0, n_new, len(dataset)):  # one pass over the rows per whole unit of share
+        rng = random.Random(seed + 1000 * (start // len(dataset)))
+        for i in sorted(rng.sample(range(len(dataset)), min(n_new - start, len(dataset)))):
+            for _ in range(tries):
+                j = rng.randrange(len(dataset))
+                if prompts[j] != prompts[i] and chosen[j].strip() != chosen[i].strip():
+                    picked.append(i)
+                    partners.append(chosen[j])
+                    break
     if not picked:
         raise ValueError(f"no row of {len(dataset)} found another post with another chosen summary in {tries} tries: "
                          "wrong-post pairs need comparisons of at least two different posts")
