@@ -1,6 +1,7 @@
 """Tests of the reward-model helpers of notebooks 02 and 03 (reward_model.py, reward_exercises.py)."""
 
 import math
+from collections import Counter
 
 import pytest
 import torch
@@ -350,8 +351,18 @@ def test_wrong_post_pairs_reject_another_posts_summary_and_never_the_same_post()
     assert add_wrong_post_pairs(data, share=0.5, seed=4).to_list() != out.to_list()
     assert len(add_wrong_post_pairs(data, share=1.0)) == 80
     assert add_wrong_post_pairs(data, share=0.0) is data
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        add_wrong_post_pairs(data, share=2)
+    with pytest.raises(ValueError, match="0 or more"):
+        add_wrong_post_pairs(data, share=-0.5)
+    # above 1: every row once per whole pass over the rows, then a share of them; a larger share keeps the pairs
+    # of a smaller one
+    more = add_wrong_post_pairs(data, share=2.5, seed=3)
+    assert len(more) == 40 + 100 and more.select(range(40)).to_list() == rows
+    counts = Counter(more.select(range(40, 140))["id"])
+    assert sorted(counts.values()) == [2] * 20 + [3] * 20
+    assert more.select(range(40, 80)).to_list() == add_wrong_post_pairs(data, share=1.0, seed=3).select(range(40, 80)).to_list()
+    for r in more.select(range(80, 140)):
+        assert r["rejected"] != r["chosen"] and r["rejected"].startswith("TL;DR: good")
+        assert all(x["prompt"] != r["prompt"] for x in rows if x["chosen"] == r["rejected"])
     with pytest.raises(ValueError, match="rejected"):
         add_wrong_post_pairs(data.remove_columns(["rejected"]))
     one_post = Dataset.from_list([{"prompt": "p", "chosen": f"c{i}", "rejected": "r"} for i in range(5)])
