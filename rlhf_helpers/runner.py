@@ -157,7 +157,7 @@ def run(names: list[str], profile: str, out_root: Path, parameters: dict | None 
     if jobs < 1:
         raise SystemExit(f"--jobs {jobs}: run at least one notebook at a time")
     paths = resolve_notebooks(names)
-    jobs = min(jobs, len(paths))  # one notebook: no worker process
+    jobs = max(1, min(jobs, len(paths)))  # one notebook: no worker process
     parameters = dict(parameters or {})
     if "PROFILE" in parameters:
         raise SystemExit("set the profile with --profile, not -p PROFILE")
@@ -173,7 +173,7 @@ def run(names: list[str], profile: str, out_root: Path, parameters: dict | None 
         for path in paths:
             print(f"running {path.name} ({profile}) ...", flush=True)
             rows.append(run_notebook(path, out_dir, profile, notebook_parameters(path, parameters)))
-            print(f"  {'ok' if rows[-1]['ok'] else 'FAILED'} in {rows[-1]['seconds']:.1f} s", flush=True)
+            _print_finished(path, rows[-1])
     else:
         rows = _run_side_by_side(paths, out_dir, profile, parameters, jobs)
     table = summary_table(rows)
@@ -208,9 +208,12 @@ def _run_side_by_side(paths: list[Path], out_dir: Path, profile: str, parameters
                 path = running.pop(future)
                 rows[path] = future.result()
                 finished.add(path.stem)
-                print(f"  {path.stem}: {'ok' if rows[path]['ok'] else 'FAILED'} in {rows[path]['seconds']:.1f} s",
-                      flush=True)
+                _print_finished(path, rows[path])
     return [rows[p] for p in paths]
+
+
+def _print_finished(path: Path, row: dict) -> None:
+    print(f"  {path.stem}: {'ok' if row['ok'] else 'FAILED'} in {row['seconds']:.1f} s", flush=True)
 
 
 def ensure_stage(profile, stem: str, required_file: str) -> Path:
