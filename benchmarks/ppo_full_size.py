@@ -197,7 +197,7 @@ def run(args, config, device: str, est: dict) -> dict:
     print(f"4-bit NF4 model loaded in {load_s:.0f} s: footprint {footprint_gib(model):.2f} GiB, "
           f"peak while loading {load_peak:.2f} GiB")
     if args.grad_ckpt:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     policy = get_peft_model(model, LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, lora_dropout=0.0,
                                               target_modules=LORA_TARGETS))
     policy.print_trainable_parameters()

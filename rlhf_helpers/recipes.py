@@ -105,7 +105,7 @@ def recipe_values(name: str, profile: str = "full", root: str | None = None, set
                max_length=S[p + "max_length"], lr_scheduler_type="cosine",
                warmup_steps=S.get(p + "warmup_steps", max(1, steps // 10)),
                logging_steps=S.get("logging_steps", max(1, steps // 8)),
-               save_strategy="no", eval_strategy="no", report_to="none", gradient_checkpointing=False, **precision)
+               save_strategy="no", eval_strategy="no", report_to="none", activation_checkpointing=False, **precision)
     if r.command == "sft":
         out["completion_only_loss"] = True
     if r.lora:
@@ -115,7 +115,7 @@ def recipe_values(name: str, profile: str = "full", root: str | None = None, set
         out.update(gradient_accumulation_steps=S["grad_accum"], beta=S["beta"], use_peft=True, lora_r=S["lora_r"],
                    lora_alpha=S["lora_alpha"], lora_target_modules=S["lora_targets"], lora_task_type="CAUSAL_LM",
                    load_in_4bit=True, bnb_4bit_quant_type="nf4", use_bnb_nested_quant=True,
-                   gradient_checkpointing=profile == "full")
+                   activation_checkpointing=profile == "full")
         if S["modules_to_save"]:
             out["lora_modules_to_save"] = list(S["modules_to_save"])
         if profile == "full":

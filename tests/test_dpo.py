@@ -228,7 +228,7 @@ def dpo_run(tmp_path_factory):
     base = tm.tiny_model("mistral", tokenizer, seed=0).eval()  # an untouched copy of the starting model
     config = DPOConfig(output_dir=str(tmp_path_factory.mktemp("dpo")), max_steps=3, per_device_train_batch_size=8,
                        per_device_eval_batch_size=8, learning_rate=1e-2, beta=0.3, max_length=96, logging_steps=1,
-                       save_strategy="no", report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False,
+                       save_strategy="no", report_to="none", use_cpu=True, bf16=False, activation_checkpointing=False,
                        disable_tqdm=True, seed=0)
     peft_config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", modules_to_save=["lm_head"],
                              task_type="CAUSAL_LM")

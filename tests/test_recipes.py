@@ -2,6 +2,7 @@
 full profile."""
 
 import importlib
+import warnings
 from pathlib import Path
 
 import pytest
@@ -30,14 +31,18 @@ def test_a_settings_change_reaches_the_recipe():
 
 @pytest.mark.parametrize("name", [n for n, r in RECIPES.items() if r.command != "ppo"])
 def test_full_trl_recipe_parses_with_the_cli_parser(name):
-    """`trl <command> --config recipes/<name>.yaml` reads every key (an unknown key is an error there).
+    """`trl <command> --config recipes/<name>.yaml` reads every key (an unknown key is an error there), none deprecated.
 
     On this CPU machine bf16 is switched off on the command line (the recipes ask for it; a CPU cannot train in it).
     """
     command = RECIPES[name].command
     parser = importlib.import_module(f"trl.scripts.{command}").make_parser()
-    script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
-        ["--config", str(RECIPE_DIR / f"{name}.yaml"), "--bf16", "false", "--use_cpu", "true"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
+            ["--config", str(RECIPE_DIR / f"{name}.yaml"), "--bf16", "false", "--use_cpu", "true"])
+    deprecated = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+    assert not deprecated, f"recipes/{name}.yaml uses a deprecated key: {deprecated}"
     values = yaml.safe_load((RECIPE_DIR / f"{name}.yaml").read_text())
     assert training_args.max_steps == values["max_steps"] and training_args.learning_rate == values["learning_rate"]
     assert model_args.model_name_or_path == values["model_name_or_path"]
