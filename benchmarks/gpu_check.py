@@ -152,7 +152,7 @@ def step_sft(ctx, s):
     data = Dataset.from_dict({"prompt": random_text(4 * s["batch"], s["length"] - completion - 1, config.vocab_size, 0),
                               "completion": random_text(4 * s["batch"], completion, config.vocab_size, 1)})
     args = trainer_args(SFTConfig, ctx["out"], ctx["device"], per_device_train_batch_size=s["batch"],
-                        max_length=s["length"], completion_only_loss=True, gradient_checkpointing=False)
+                        max_length=s["length"], completion_only_loss=True, activation_checkpointing=False)
     return SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok)
 
 
@@ -173,7 +173,7 @@ def reward_trainer(ctx, s, model_key: str, lora_targets=None, head=None, grad_ck
     data = Dataset.from_dict({"chosen": random_text(n, s["length"] - 2, config.vocab_size, 0),
                               "rejected": random_text(n, s["length"] - 2, config.vocab_size, 1)})
     args = trainer_args(RewardConfig, ctx["out"], ctx["device"], per_device_train_batch_size=s["batch"],
-                        max_length=s["length"], gradient_checkpointing=grad_ckpt)
+                        max_length=s["length"], activation_checkpointing=grad_ckpt)
     lora = reward_lora_config(lora_targets, head=head) if lora_targets else None
     return RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tok, peft_config=lora)
 
@@ -271,7 +271,7 @@ def step_dpo_05(ctx, s):
         "rejected": [[{"role": "assistant", "content": t}] for t in random_text(n, reply, vocab, 2)]})
     args = trainer_args(DPOConfig, ctx["out"], ctx["device"], per_device_train_batch_size=s["batch"],
                         gradient_accumulation_steps=s["grad_accum"], max_length=s["length"],
-                        gradient_checkpointing=ctx["device"] == "cuda")
+                        activation_checkpointing=ctx["device"] == "cuda")
     lora = LoraConfig(r=s["lora_r"], lora_alpha=2 * s["lora_r"], target_modules="all-linear", task_type="CAUSAL_LM")
     return DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer, peft_config=lora)
 

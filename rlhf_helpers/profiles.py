@@ -101,8 +101,8 @@ SETTINGS = {
         # more (measured every 50 steps on seeds 0 to 9, with the held-out wrong-post win rate every 25). With two
         # wrong-post pairs per comparison, 500 steps of 16 at 2e-3 are enough on 8 of seeds 0 to 9; seeds 3 and 9 need
         # about 800, and notebook 07 says so when it happens (one pair per comparison needed 700, for seeds 0 to 3).
-        # Which seeds leave the plateau in time changes with every change of recipe: 4e-3 also passes 8 of 10, failing 5
-        # and 9.
+        # Which seeds leave the plateau in time changes with every change of recipe: 4e-3 also passes 8 of 10, failing
+        # 5 and 9.
         "tiny": dict(rm_max_steps=500, rm_batch_size=16, rm_learning_rate=2e-3, rm_max_length=128, rm_n_eval=300,
                      rm_wrong_post_share=2.0,
                      max_prompt_length=64, n_prompts=1000, n_eval=64, eval_samples=4, ppo_iterations=20, batch_size=32,

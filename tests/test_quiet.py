@@ -46,10 +46,17 @@ def test_trl_configs_with_activation_checkpointing_raise_no_future_warning(tmp_p
     assert not [w for w in caught if issubclass(w.category, FutureWarning)]
 
 
-def test_notebooks_use_the_new_checkpointing_name():
+def test_notebooks_and_code_use_the_new_checkpointing_name():
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         source = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
         assert "gradient_checkpointing=" not in source, f"{path.name} uses the deprecated gradient_checkpointing="
+    code = [*(ROOT / "rlhf_helpers").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py"), *(ROOT / "tests").glob("*.py")]
+    for path in code:
+        if path.name == "test_quiet.py":
+            continue
+        source = path.read_text()
+        for old in ("gradient_checkpointing=", ".gradient_checkpointing_enable("):
+            assert old not in source, f"{path.relative_to(ROOT)} uses the deprecated {old}"
 
 
 def test_load_report_off_hides_the_report_and_restores_verbosity(caplog):
