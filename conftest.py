@@ -1,5 +1,6 @@
 """Test-session defaults: the tests and the notebooks (through nbval) run the tiny profile, offline."""
 
+import json
 import os
 
 import pytest
@@ -50,6 +51,32 @@ def pytest_collection_modifyitems(config, items):
 
     # stable: the cells of one notebook keep their order
     items.sort(key=lambda item: run_order_key(item.path) if item.path.suffix == ".ipynb" else (-1, ""))
+
+
+# What a learner must never see under a cell: library noise (silenced in rlhf_helpers.quiet), raw terminal colour
+# codes, and a config object's whole repr. Checked on every notebook cell nbval executes.
+_NOISE = {"publisher trust check": "a message of the kernels package (silence it in rlhf_helpers.quiet)",
+          "\x1b[": "an ANSI escape code (terminal colours do not render in a notebook)",
+          "LoraConfig(": "a whole LoraConfig repr (print the settings that matter instead)"}
+
+
+def noise_in(outputs) -> list[str]:
+    """The _NOISE descriptions found in a cell's outputs (nbformat output dicts)."""
+    texts = []
+    for out in outputs or []:
+        texts.append(out.get("text", "") if isinstance(out.get("text", ""), str) else "".join(out["text"]))
+        for value in (out.get("data") or {}).values():
+            texts.append(value if isinstance(value, str) else json.dumps(value))
+    return [why for fragment, why in _NOISE.items() if any(fragment in t for t in texts)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    found = noise_in(getattr(item, "test_outputs", None))  # nbval keeps the outputs of the cell it ran
+    if found:
+        raise AssertionError(f"{item.name} printed {'; '.join(found)}")
+    return result
 
 
 @pytest.fixture(autouse=True, scope="module")

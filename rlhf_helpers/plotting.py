@@ -38,8 +38,24 @@ def metric_series(history: list[dict], name: str, x_key: str = "step") -> tuple[
     return xs, ys
 
 
-def plot_metrics(source, metrics=("loss", "eval_loss"), x_key: str = "step", title: str | None = None, ax=None):
+# One colour per method in every notebook's plots (06 and 08 compare the same models): pass `color=method_color(name)`.
+METHOD_COLORS = {"base": "tab:gray", "sft": "tab:olive", "ppo": "tab:blue", "dpo": "tab:orange", "rloo": "tab:green",
+                 "grpo": "tab:red", "reference": "tab:gray"}
+
+
+def method_color(name: str) -> str:
+    """The course's colour for a method named `name` ("PPO", "dpo", "GRPO (β = 0.1)", ...): its first word decides."""
+    key = name.strip().split()[0].lower().strip(":,()") if name.strip() else ""
+    if key not in METHOD_COLORS:
+        raise ValueError(f"no colour for method {name!r}; known: {sorted(METHOD_COLORS)} (add it to METHOD_COLORS)")
+    return METHOD_COLORS[key]
+
+
+def plot_metrics(source, metrics=("loss", "eval_loss"), x_key: str = "step", title: str | None = None, ax=None,
+                 xlabel: str | None = None):
     """Plot the named metrics against steps, one line each; returns the matplotlib Axes.
+
+    `xlabel` names the x-axis (default "optimiser step" for x_key "step"; PPO's history counts iterations).
 
     Raises a ValueError naming the metrics that were logged when none of `metrics` was.
     """
@@ -55,7 +71,7 @@ def plot_metrics(source, metrics=("loss", "eval_loss"), x_key: str = "step", tit
     for name, (xs, ys) in series.items():
         if xs:
             ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=name)
-    ax.set_xlabel("optimiser step" if x_key == "step" else x_key)
+    ax.set_xlabel(xlabel or ("optimiser step" if x_key == "step" else x_key))
     drawn = [m for m in metrics if series[m][0]]
     ax.set_ylabel(drawn[0] if len(drawn) == 1 else "value")  # every panel gets both axes labelled
     ax.set_title(title or ", ".join(m for m in metrics if series[m][0]))
@@ -64,14 +80,15 @@ def plot_metrics(source, metrics=("loss", "eval_loss"), x_key: str = "step", tit
     return ax
 
 
-def plot_dashboard(source, metrics, x_key: str = "step", ncols: int = 3, title: str | None = None):
-    """One small plot per metric (e.g. the PPO dashboard); returns the matplotlib Figure."""
+def plot_dashboard(source, metrics, x_key: str = "step", ncols: int = 3, title: str | None = None,
+                   xlabel: str | None = None):
+    """One small plot per metric (e.g. the PPO dashboard, `xlabel="PPO iteration"`); returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
     nrows = -(-len(metrics) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.8 * nrows), squeeze=False)
     for ax, name in zip(axes.flat, metrics):
-        plot_metrics(source, [name], x_key=x_key, title=name, ax=ax).get_legend().remove()
+        plot_metrics(source, [name], x_key=x_key, title=name, ax=ax, xlabel=xlabel).get_legend().remove()
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
     if title:

@@ -57,3 +57,25 @@ def test_every_plot_labels_both_axes():
     assert plot_metrics(history, ["loss", "kl"]).get_ylabel() == "value"
     fig = plot_dashboard(history, ["loss", "kl"], ncols=2)
     assert all(a.get_xlabel() and a.get_ylabel() for a in fig.axes)
+
+
+def test_method_colours_are_one_per_method_and_unknown_names_are_refused():
+    from rlhf_helpers.plotting import METHOD_COLORS, method_color
+
+    assert method_color("PPO") == method_color("ppo (β = 0.1)") == METHOD_COLORS["ppo"]
+    methods = ["base", "ppo", "dpo", "rloo", "grpo"]
+    assert len({method_color(m) for m in methods}) == len(methods)  # the compared methods never share a colour
+    with pytest.raises(ValueError, match="no colour for method 'kto'"):
+        method_color("kto")
+
+
+def test_dashboard_x_axis_names_what_it_counts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rlhf_helpers.plotting import plot_dashboard
+
+    history = [{"step": i, "score": float(i), "kl": 0.1 * i} for i in range(1, 4)]
+    fig = plot_dashboard(history, ["score", "kl"], xlabel="PPO iteration")
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["PPO iteration", "PPO iteration"]
+    assert plot_dashboard(history, ["score"]).axes[0].get_xlabel() == "optimiser step"

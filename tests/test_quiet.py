@@ -20,10 +20,13 @@ def test_bitsandbytes_kernels_message_is_silenced_before_import():
 
     if not has_avx512bf16():
         pytest.skip("bitsandbytes only looks for the optional kernel on CPUs with avx512_bf16")
-    assert "gemm_4bit_forward" in _stderr_of("import bitsandbytes")  # the noise exists without us
+    noisy = _stderr_of("import bitsandbytes")
+    assert "gemm_4bit_forward" in noisy and "publisher trust check" in noisy  # the noise exists without us
     quiet = _stderr_of("from rlhf_helpers.quiet import silence_library_noise; silence_library_noise(); "
-                       "import bitsandbytes, logging; logging.getLogger('bitsandbytes.backends.cpu.ops').warning('kept')")
-    assert "gemm_4bit_forward" not in quiet and "kept" in quiet  # only that message goes
+                       "import bitsandbytes, logging; logging.getLogger('bitsandbytes.backends.cpu.ops').warning('kept'); "
+                       "logging.getLogger('kernels._internals.hf_hub').warning('also kept')")
+    assert "gemm_4bit_forward" not in quiet and "publisher trust check" not in quiet  # only those messages go
+    assert "kept" in quiet and "also kept" in quiet
 
 
 def test_peft_reading_the_old_checkpointing_name_warns_no_more():
@@ -68,3 +71,29 @@ def test_load_report_off_hides_the_report_and_restores_verbosity(caplog):
     with load_report_off():
         assert hf_logging.get_verbosity() == hf_logging.ERROR
     assert hf_logging.get_verbosity() == before
+
+
+def test_the_notebook_output_check_finds_noise_and_passes_clean_output():
+    from conftest import noise_in
+
+    clean = [{"output_type": "stream", "name": "stdout", "text": "toxic rate 0.50 -> 0.05\n"},
+             {"output_type": "execute_result", "data": {"text/plain": "LoRA r = 8"}}]
+    assert noise_in(clean) == []
+    assert len(noise_in([{"output_type": "stream", "name": "stderr", "text": ["Skipping publisher trust check for 'x'"]}])) == 1
+    assert "ANSI" in noise_in([{"output_type": "stream", "name": "stdout", "text": "\x1b[1mMISSING\x1b[0m"}])[0]
+    assert "LoraConfig" in noise_in([{"output_type": "execute_result", "data": {"text/plain": "LoraConfig(r=8, ...)"}}])[0]
+
+
+def test_load_report_keeps_its_words_and_loses_its_terminal_codes(tmp_path, caplog):
+    from transformers import BertConfig, BertForSequenceClassification, BertModel
+
+    from rlhf_helpers.quiet import silence_library_noise
+
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    BertModel(config).save_pretrained(tmp_path)
+    silence_library_noise()
+    with caplog.at_level("WARNING", logger="transformers.modeling_utils"):
+        BertForSequenceClassification.from_pretrained(tmp_path, num_labels=1)
+    report = "\n".join(r.getMessage() for r in caplog.records)
+    assert "LOAD REPORT" in report and "MISSING" in report  # the report is kept: it teaches
+    assert "\x1b[" not in report
