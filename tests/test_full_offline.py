@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from conftest import noise_in
 from fake_hub import build_fake_hub, shared_missing
 
 from rlhf_helpers.runner import resolve_notebooks, run_notebook
@@ -81,5 +82,7 @@ def test_notebook_runs_in_the_full_profile_offline(hub, stem, monkeypatch):
     assert metrics and all(math.isfinite(v) for v in metrics.values())
     executed = (hub["out"] / "runs" / f"{stem}.ipynb").read_text()
     assert "profile: full" in executed and "datasets from local copies" in executed
+    noisy = {i: found for i, c in enumerate(json.loads(executed)["cells"]) if (found := noise_in(c.get("outputs")))}
+    assert not noisy, f"{stem} printed what a learner must not see, by cell: {noisy}"
     if stem in ("04_ppo_zephyr", "05_dpo", "06_toxicity_eval", "08_rloo_grpo"):  # the Hub's Zephyr tokenizer may have no pad token
         assert "padding with '<unk>'" in executed
