@@ -197,7 +197,12 @@ def ppo_step(model, value_head, optimizer, tokenizer, queries, reward_fn, config
     update = ppo_update(model, value_head, optimizer, rollout, adv, config, train_policy, accelerator)
     mask = rollout.response_mask
     kl_per_response = adv["kl"].sum(dim=1).mean().item()  # nats per response (k1, the penalised estimate)
-    kl_ctl.update(kl_per_response, len(queries))
+    kl_for_beta, n_rollouts = kl_per_response, len(queries)
+    if accelerator is not None and accelerator.num_processes > 1:
+        # β is one number for the whole run: adapt it from every process's rollouts, the same way on each
+        kl_for_beta = accelerator.reduce(torch.tensor(kl_per_response, device=accelerator.device), "mean").item()
+        n_rollouts *= accelerator.num_processes
+    kl_ctl.update(kl_for_beta, n_rollouts)
     stats = {
         "score": rollout.scores.mean().item(),                          # reward-model score, before the KL penalty
         "reward": adv["rewards"].sum(dim=1).mean().item(),              # score − β·KL, what PPO maximises
@@ -210,8 +215,9 @@ def ppo_step(model, value_head, optimizer, tokenizer, queries, reward_fn, config
         **update,
         "seconds": time.perf_counter() - start,
     }
-    if accelerator is not None:  # average over processes so every GPU logs the same numbers
-        stats = {k: accelerator.reduce(torch.tensor(v, device=accelerator.device), "mean").item() for k, v in stats.items()}
+    if accelerator is not None:  # average over processes so every GPU logs the same numbers (β is already one number)
+        stats = {k: v if k == "beta" else accelerator.reduce(torch.tensor(v, device=accelerator.device), "mean").item()
+                 for k, v in stats.items()}
     return stats, rollout
 
 

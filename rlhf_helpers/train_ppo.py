@@ -216,6 +216,7 @@ def run(recipe: PPORecipe) -> list[dict]:
     config = PPOConfig(**{**recipe.ppo, "seed": recipe.seed + rank,
                           "use_chat_template": recipe.task == "chat"})
     random.seed(config.seed)
+    torch.manual_seed(recipe.seed)  # before the LoRA and value-head weights are made: one seed, one starting point
     if recipe.task == "chat":
         policy, reference, tokenizer, queries = chat_setup(recipe, device.type)
         reward_fn = reward_setup(recipe, device)

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from rlhf_helpers.recipes import write_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PPO_ITERATIONS = 6
+ADAPTIVE = {"kl_target": 0.5, "kl_horizon": 64}  # β moves by up to 10 % an iteration with 2 × 16 rollouts
 
 
 def free_port() -> int:
@@ -65,8 +67,38 @@ def ppo_run(world, tmp_path_factory):
     recipe = write_recipe("ppo_zephyr", "tiny", out, root=str(out),
                           settings=dict(ppo_iterations=PPO_ITERATIONS, batch_size=16, mini_batch_size=8, max_new_tokens=16),
                           reward_model_path=world.models["toxicity"], reward_label="nothate", log_every_rank=True)
+    values = yaml.safe_load(recipe.read_text())  # adaptive β, with a target the run crosses: β must move
+    values["ppo"].update(adaptive_kl=True, kl_target=ADAPTIVE["kl_target"], kl_horizon=ADAPTIVE["kl_horizon"])
+    recipe.write_text(yaml.safe_dump(values))
     run([str(BIN / "accelerate"), "launch", *two_cpu_processes(), "-m", "rlhf_helpers.train_ppo", "--config", str(recipe)])
     return out / "ppo_zephyr"
+
+
+def test_adaptive_beta_is_one_number_updated_from_all_ranks_rollouts(ppo_run):
+    """Each rank logs its own β (not averaged); both must use the β one process would compute from all rollouts."""
+    from rlhf_helpers.ppo_math import AdaptiveKLController
+
+    history = json.loads((ppo_run / "history.json").read_text())
+    rank0, rank1 = (json.loads((ppo_run / f"rank{i}.json").read_text())["history"] for i in (0, 1))
+    assert [h["beta"] for h in rank0] == [h["beta"] for h in rank1], "the ranks used different β"
+    ctl = AdaptiveKLController(history[0]["beta"], ADAPTIVE["kl_target"], ADAPTIVE["kl_horizon"])
+    for before, after in zip(history, history[1:]):
+        ctl.update(before["kl"], 2 * 16)  # the mean KL over both ranks, 2 × batch_size rollouts
+        assert after["beta"] == pytest.approx(ctl.value, rel=1e-6), (before, after)
+    assert len({h["beta"] for h in history}) > 1, "β never moved: the test shows nothing"
+
+
+def test_one_recipe_and_seed_give_one_starting_point(world, tmp_path):
+    """Same recipe, same seed, one process: identical statistics, so every initial weight (LoRA, value head) is seeded."""
+    histories = []
+    for name in ("a", "b"):
+        recipe = write_recipe("ppo_zephyr", "tiny", tmp_path / name, root=str(tmp_path / name),
+                              settings=dict(ppo_iterations=2, batch_size=8, mini_batch_size=4, max_new_tokens=8),
+                              reward_model_path=world.models["toxicity"], reward_label="nothate", cpu=True)
+        run([sys.executable, "-m", "rlhf_helpers.train_ppo", "--config", str(recipe)])
+        history = json.loads((tmp_path / name / "ppo_zephyr" / "history.json").read_text())
+        histories.append([{k: v for k, v in h.items() if k != "seconds"} for h in history])
+    assert histories[0] == histories[1]
 
 
 def test_ppo_trainable_weights_are_identical_on_both_ranks(ppo_run):
