@@ -1,8 +1,9 @@
 """Reward-model math: the Bradley-Terry pairwise loss and last-token pooling.
 
-Introduced in notebook 02 (training a reward model) and reused in notebook 03
-(evaluating it). A reward model is a language model with a scalar head; it reads
-the whole sequence and its reward is the head's output at the LAST real token.
+Introduced in notebook 02 (training a reward model). Notebook 03 has the learner
+write `pairwise_loss` and `gather_last_token` from scratch and falls back on these
+when an attempt fails. A decoder reward model is a language model with a scalar
+head; its reward is the head's output at the LAST real token.
 
 Shape conventions (nanoGPT style): B = batch, T = sequence length, H = hidden size.
 """
