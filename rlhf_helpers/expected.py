@@ -46,8 +46,6 @@ EXPECTED: dict[str, dict[str, Expected]] = {
                            (0.55, 0.75)),
         "wrong_post_win_rate": E("own summary beats another post's, next to the post", (0.85, 1.0),
                                  "clearly above 0.5 if it reads the post"),
-        "across_posts_win_rate": E("one summary: own post beats another post", (0.7, 1.0),
-                                   "above 0.5, blurred by the post effect"),
         "contrast_eval_accuracy": E("held-out accuracy, BERT from random weights", (0.7, 1.0),
                                     "below the pretrained model's"),
         "contrast_wrong_post_win_rate": E("own summary beats another's, BERT from random weights", (0.3, 0.7),
