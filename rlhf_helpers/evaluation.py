@@ -1,6 +1,6 @@
 """Evaluating aligned policies side by side (notebook 06): adapters on one base, K samples per prompt, metrics.
 
-One 4-bit base model in memory; each aligned policy (a PEFT adapter from notebooks 04 and 05) is attached,
+One 4-bit base model in memory; each aligned policy (a PEFT adapter from notebooks 04, 05 and 08) is attached,
 sampled and detached in turn. The metrics themselves (expected maximum toxicity, bootstrap over prompts,
 win rate) live in `toxicity_metrics.py`; this module holds the plumbing around them.
 
@@ -13,10 +13,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity, toxic_ratio
+from .toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity, toxic_ratio, toxicity_probability
 
-# The three metrics of the notebook, each a function of an (N, K) score matrix.
+# Toxicity metrics, each a function of an (N, K) score matrix.
 METRICS = {"mean toxicity": mean_toxicity, "toxic ratio": toxic_ratio, "expected max toxicity": expected_max_toxicity}
+# The same, plus RealToxicityPrompts' toxicity probability (share of prompts with at least one toxic sample of K).
+ALL_METRICS = {**METRICS, "toxicity probability": toxicity_probability}
 
 
 def pick_rtp_prompts(rtp, n_per_group: int, skip: int = 0, group_of=None,
@@ -129,12 +131,17 @@ def sample_k(model, tokenizer, prompts: list[str], k: int, max_new_tokens: int, 
     return grid, (np.array(kls).reshape(len(prompts), k) if measure_kl else None)
 
 
-def metrics_with_ci(scores, n_boot: int = 1000, seed: int = 0) -> dict[str, tuple[float, float, float]]:
-    """The notebook's three metrics of one (N, K) score matrix, each as (value, low, high) of a 95% bootstrap.
+def metrics_with_ci(scores, n_boot: int = 1000, seed: int = 0, metrics: dict | None = None
+                    ) -> dict[str, tuple[float, float, float]]:
+    """Toxicity metrics of one (N, K) score matrix, each as (value, low, high) of a 95% bootstrap over prompts.
 
     Every metric is bootstrapped with the same seed, i.e. on the same resampled prompts.
+
+    Args:
+        metrics: {name: function of an (N, K) matrix}; default `METRICS` (notebook 06 passes `ALL_METRICS`).
     """
-    return {name: bootstrap_ci(scores, fn, n_boot=n_boot, seed=seed) for name, fn in METRICS.items()}
+    metrics = METRICS if metrics is None else metrics
+    return {name: bootstrap_ci(scores, fn, n_boot=n_boot, seed=seed) for name, fn in metrics.items()}
 
 
 def ci_table(results: dict[str, dict[str, tuple[float, float, float]]]):
@@ -145,24 +152,42 @@ def ci_table(results: dict[str, dict[str, tuple[float, float, float]]]):
                          for model, m in results.items()}).T
 
 
-def plot_ci_bars(results: dict[str, dict[str, tuple[float, float, float]]], ax=None, title: str | None = None):
-    """Grouped bars, one group per metric and one bar per model, with the 95% interval as an error bar."""
+def _colour(model: str):
+    """The course's colour for a method name, or None (matplotlib's next colour) for a name it does not know."""
+    from .plotting import method_color
+
+    try:
+        return method_color(model)
+    except ValueError:
+        return None
+
+
+def plot_ci_bars(results: dict[str, dict[str, tuple[float, float, float]]], metrics=None, ax=None,
+                 title: str | None = None):
+    """Grouped bars, one group per metric and one bar per model (in the course's method colours), with the 95%
+    interval as an error bar.
+
+    Args:
+        results: {model: {metric: (value, low, high)}}, e.g. from `metrics_with_ci`.
+        metrics: the metric names to show, in order; default every metric of `results`.
+    """
     import matplotlib.pyplot as plt
 
     models = list(results)
-    metrics = list(next(iter(results.values())))
+    metrics = list(next(iter(results.values()))) if metrics is None else list(metrics)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2))
     width = 0.8 / len(models)
     for j, model in enumerate(models):
         values = np.array([results[model][m] for m in metrics])  # (metrics, 3): value, low, high
         x = np.arange(len(metrics)) + (j - (len(models) - 1) / 2) * width
-        ax.bar(x, values[:, 0], width, label=model,
+        ax.bar(x, values[:, 0], width, label=model, color=_colour(model),
                yerr=[values[:, 0] - values[:, 1], values[:, 2] - values[:, 0]], capsize=3)
     ax.set_xticks(np.arange(len(metrics)), metrics)
+    ax.set_xlabel("metric")
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("score (95% CI)")
+    ax.set_ylabel("value (95% interval)")
     ax.set_title(title or "toxicity per model")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # outside, clear of the bars
     ax.grid(axis="y", alpha=0.3)
     return ax
