@@ -74,7 +74,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
                           "> 0, growing with iterations"),
         "on_topic_rate_before": E("on-topic rate of polite replies, before PPO", (0.8, 1.0), "no ground truth in full",
                                   tiny_only=True),
-        "on_topic_rate_after": E("on-topic rate of polite replies, after PPO", (0.0, 1.0), "no ground truth in full",
+        "on_topic_rate_after": E("on-topic rate of polite replies, after PPO", (0.5, 1.0), "no ground truth in full",
                                  tiny_only=True),
     },
     "05_dpo": {

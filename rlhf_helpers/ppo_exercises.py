@@ -121,7 +121,7 @@ SURROGATE_MISTAKES = {
 def check_gae(fn) -> bool | None:
     """Exercise: `fn(rewards, values, gamma, lam) -> (advantages, returns)` against `compute_gae`."""
     return check(fn, reference_gae, _gae_cases(), name="GAE", mistakes=GAE_MISTAKES,
-                 hint="case 1 was worked by hand in the text; check the direction of the loop (backwards), "
+                 hint="case 1 is small enough to work by hand; check the direction of the loop (backwards), "
                       "the value after the last token (0) and what the returns are")
 
 
