@@ -1,6 +1,6 @@
 """Summarisation RLHF with GPT-2 (notebook 07): the reward model's text format, prompt truncation,
-the reward normalised against the reference summary, the no-EOS penalty, a fresh PPO run to compare settings, and
-the exercise checkers.
+the reward normalised against the reference summary, the no-EOS penalty, a paired before/after test, a fresh PPO
+run to compare settings, and the exercise checkers.
 
 The PPO loop itself is `ppo.py`; the reward model is trained with TRL's `RewardTrainer` and scored with
 `reward_model.score`. Shapes: B = batch, T = response length.
@@ -116,6 +116,29 @@ class SummaryReward:
         if self.references is None:
             return self.raw(queries, responses)
         return self.raw(queries, responses) - self.reference_scores(queries)
+
+
+def paired_change(before, after, n_posts: int) -> tuple[float, float]:
+    """Mean change per post from `before` to `after`, and that change in standard errors (posts are the units).
+
+    `before` and `after` hold k sampled summaries' scores for each of `n_posts` posts, sample j of post i at
+    j * n_posts + i (as notebook 07's `evaluate` lays them out). Each post's mean over its samples is paired
+    before and after; the standard error is the standard deviation of the n_posts differences over sqrt(n_posts).
+    Returns:
+        (mean change, mean change / standard error); the ratio is 0 for no change at all and ±inf when every
+        post changed by exactly the same nonzero amount.
+    """
+    import math
+
+    import numpy as np
+
+    diff = (np.asarray(after, dtype=float).reshape(-1, n_posts).mean(0)
+            - np.asarray(before, dtype=float).reshape(-1, n_posts).mean(0))  # (n_posts,)
+    change = float(diff.mean())
+    se = float(diff.std(ddof=1) / math.sqrt(n_posts)) if n_posts > 1 else 0.0
+    if se > 0:
+        return change, change / se
+    return change, 0.0 if change == 0 else math.copysign(math.inf, change)
 
 
 def cut_off_rate(model, tokenizer, prompts, config, batch_size: int = 64) -> float:

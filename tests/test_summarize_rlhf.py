@@ -256,3 +256,17 @@ def test_no_eos_marks_each_response_without_eos():
     responses = torch.tensor([[1, 2, 4, 4], [1, 2, 3, 3], [4, 4, 4, 4], [3, 3, 3, 3]])  # EOS = 4
     assert no_eos(responses, eos_token_id=4).tolist() == [False, True, False, True]
     assert no_eos(responses, eos_token_id=9).all()  # an id that never occurs: every response is cut off
+
+
+def test_paired_change_pairs_each_posts_mean_over_its_samples():
+    """Section 8 of notebook 07: 2 posts x 2 samples, sample j of post i at j * 2 + i."""
+    from rlhf_helpers.summarize_rlhf import paired_change
+
+    before = [1.0, 2.0, 3.0, 4.0]  # post 0: 1, 3 (mean 2); post 1: 2, 4 (mean 3)
+    after = [2.0, 2.0, 5.0, 6.0]   # post 0: 2, 5 (mean 3.5); post 1: 2, 6 (mean 4): differences 1.5 and 1
+    change, z = paired_change(before, after, 2)
+    se = math.sqrt(((1.5 - 1.25) ** 2 + (1.0 - 1.25) ** 2) / 1) / math.sqrt(2)
+    assert change == pytest.approx(1.25) and z == pytest.approx(1.25 / se)
+    assert paired_change(before, before, 2) == (0.0, 0.0)
+    assert paired_change(before, [b + 1 for b in before], 2) == (1.0, math.inf)  # every post moved by exactly 1
+    assert paired_change(after, before, 2)[1] == pytest.approx(-1.25 / se)
