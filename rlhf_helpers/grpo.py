@@ -13,10 +13,11 @@ import re
 import threading
 import time
 
-# What RLOOTrainer and GRPOTrainer log (TRL 1.16), in the order the notebook plots them. `kl` is the mean per TOKEN
+# What RLOOTrainer and GRPOTrainer log (TRL 1.16) that notebook 08's dashboard plots. `kl` is the mean per TOKEN
 # (RLOO: k1 = log π − log π_ref, can be negative; GRPO: k3, never negative), not per reply as in the course's PPO.
-TRAINER_METRICS = ["reward", "kl", "entropy", "completions/mean_length", "clip_ratio/region_mean",
-                   "frac_reward_zero_std"]
+# Left out: `clip_ratio/*` (0 with num_iterations=1: every ratio is 1 at the update) and, with a reward model's
+# continuous scores, `frac_reward_zero_std` (0 unless a group's replies are identical).
+TRAINER_METRICS = ["reward", "kl", "entropy", "completions/mean_length"]
 ANSWER_PATTERN = re.compile(r"The answer is (\d+)\.")
 
 

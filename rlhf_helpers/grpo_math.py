@@ -44,7 +44,8 @@ def group_advantages(rewards: torch.Tensor, scale: bool = True, eps: float = 1e-
 
     The std is the unbiased one (as TRL's `nanstd`). A group whose rewards are all equal has std 0 and
     advantage 0 for every reply (no signal), which `eps` keeps from becoming 0/0. `scale=False` is
-    Dr. GRPO's choice (TRL `scale_rewards="none"`): no division, so easy and hard prompts weigh the same.
+    Dr. GRPO's choice (TRL `scale_rewards="none"`): no division, so a group whose rewards barely differ (a tiny std)
+    no longer gets full-size advantages.
     """
     centred = rewards - rewards.mean(dim=-1, keepdim=True)
     if not scale:
@@ -75,7 +76,7 @@ def grpo_loss(logp: torch.Tensor, logp_old: torch.Tensor, logp_ref: torch.Tensor
         mask: (B, T) 1 on reply tokens, 0 on padding.
         loss_type: "grpo": mean over each reply's tokens, then over replies (the paper; a length bias);
             "bnpo": sum over all tokens / number of tokens (TRL's default "dapo" is this over the whole accumulated
-            batch); "dr_grpo": sum over all tokens / (B · max_completion_length), a constant.
+            batch); "dr_grpo": sum over all tokens / (B · max_completion_length), a constant (B: the replies of the micro-batch).
     Returns:
         The scalar loss to minimise.
     """
