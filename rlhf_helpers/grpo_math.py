@@ -47,6 +47,10 @@ def group_advantages(rewards: torch.Tensor, scale: bool = True, eps: float = 1e-
     Dr. GRPO's choice (TRL `scale_rewards="none"`): no division, so a group whose rewards barely differ (a tiny std)
     no longer gets full-size advantages.
     """
+    K = rewards.shape[-1]
+    if K < 2:
+        raise ValueError(f"a group baseline needs at least 2 replies per prompt, got K = {K} (the std of one reward is "
+                         "undefined): set num_generations ≥ 2")
     centred = rewards - rewards.mean(dim=-1, keepdim=True)
     if not scale:
         return centred

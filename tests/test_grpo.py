@@ -148,3 +148,10 @@ def test_arithmetic_ground_truth_and_pretraining_replies():
     assert 0.35 < formatted < 0.65
     user, reply, rude = arithmetic_pretraining_pair(random.Random(3))
     assert not rude and arithmetic_answer(user) >= 0 and reply
+
+
+def test_group_advantages_refuse_a_group_of_one_reply():
+    with pytest.raises(ValueError, match="at least 2 replies per prompt, got K = 1"):
+        group_advantages(torch.tensor([[1.0], [0.0]]))
+    with pytest.raises(ValueError, match="K = 1"):
+        group_advantages(torch.tensor([[1.0], [0.0]]), scale=False)
