@@ -93,7 +93,7 @@ def test_one_recipe_and_seed_give_one_starting_point(world, tmp_path):
     histories = []
     for name in ("a", "b"):
         recipe = write_recipe("ppo_zephyr", "tiny", tmp_path / name, root=str(tmp_path / name),
-                              settings=dict(ppo_iterations=2, batch_size=8, mini_batch_size=4, max_new_tokens=8),
+                              settings=dict(ppo_iterations=1, batch_size=4, mini_batch_size=2, max_new_tokens=4),
                               reward_model_path=world.models["toxicity"], reward_label="nothate", cpu=True)
         run([sys.executable, "-m", "rlhf_helpers.train_ppo", "--config", str(recipe)])
         history = json.loads((tmp_path / name / "ppo_zephyr" / "history.json").read_text())
