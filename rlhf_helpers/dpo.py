@@ -1,9 +1,9 @@
-"""Notebook 05 (DPO): exercise checkers for the from-scratch DPO pieces, and two small training helpers.
+"""Notebook 05 (DPO): exercise checkers for the from-scratch DPO pieces, and a few small helpers.
 
 The math itself (sequence log-probs, the DPO loss, its gradient) lives in `dpo_math.py`; this module
 holds what the notebook needs around it: the checkers of its three exercises, the autograd gradient the
-third exercise is checked against, the metrics TRL's `DPOTrainer` logs, and the cast that makes a
-4-bit model trained by `DPOTrainer` usable for generation again.
+third exercise is checked against, the metrics TRL's `DPOTrainer` logs, the held-out margins of every pair, and
+the cast that makes a 4-bit model trained by `DPOTrainer` usable for generation again.
 """
 
 from __future__ import annotations
@@ -41,6 +41,30 @@ def autograd_dpo_grad(policy_chosen_logps, policy_rejected_logps, ref_chosen_log
     z = dpo_margin(chosen, rejected, ref_chosen_logps.detach(), ref_rejected_logps.detach(), beta)  # (B,)
     grad_chosen, grad_rejected = torch.autograd.grad(-F.logsigmoid(z).sum(), [chosen, rejected])
     return grad_chosen, grad_rejected
+
+
+def held_out_margins(model, dataloader, beta):
+    """The DPO margin z of every pair in `dataloader` (a `DPOTrainer` evaluation dataloader), from `sequence_logprobs`.
+
+    The policy is `model` with its adapters on, the reference the same model with them off. Each batch holds
+    prompt + chosen in its first half and prompt + rejected in its second, as `DPOTrainer` builds it.
+    Notebook 05 counts its held-out accuracy from these (z > 0) over all pairs: the trainer's `eval_rewards/accuracies`
+    averages the per-batch shares, which differs slightly when the last batch is smaller.
+
+    Returns:
+        (N,) z per pair, on the CPU.
+    """
+    import torch
+
+    margins = []
+    with torch.no_grad():
+        for batch in dataloader:
+            ids, attention, mask = (batch[k].to(model.device) for k in ("input_ids", "attention_mask", "completion_mask"))
+            policy = sequence_logprobs(model(input_ids=ids, attention_mask=attention).logits, ids, mask)
+            with model.disable_adapter():
+                reference = sequence_logprobs(model(input_ids=ids, attention_mask=attention).logits, ids, mask)
+            margins.append(dpo_margin(*policy.chunk(2), *reference.chunk(2), beta).cpu())
+    return torch.cat(margins)
 
 
 # --------------------------------------------------------------------------- exercise checks

@@ -86,7 +86,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "held_out_pairs_leaked": E("held-out pairs that open like a training one", (None, 0), "≈ 0 (a few repeats are possible)"),
         "on_topic_rate_before": E("on-topic rate of polite replies, before DPO", (0.8, 1.0), "no ground truth in full",
                                   tiny_only=True),
-        "on_topic_rate_after": E("on-topic rate of polite replies, after DPO", (0.0, 1.0), "no ground truth in full",
+        "on_topic_rate_after": E("on-topic rate of polite replies, after DPO", (0.6, 1.0), "no ground truth in full",
                                  tiny_only=True),
     },
     "06_toxicity_eval": {
