@@ -118,27 +118,69 @@ class SummaryReward:
         return self.raw(queries, responses) - self.reference_scores(queries)
 
 
-def paired_change(before, after, n_posts: int) -> tuple[float, float]:
-    """Mean change per post from `before` to `after`, and that change in standard errors (posts are the units).
+def paired_change(before, after, n_posts: int, keep=None) -> tuple[float, float]:
+    """Mean change per post from `before` to `after`, and that change in standard errors, z (posts are the units).
 
     `before` and `after` hold k sampled summaries' scores for each of `n_posts` posts, sample j of post i at
     j * n_posts + i (as notebook 07's `evaluate` lays them out). Each post's mean over its samples is paired
     before and after; the standard error is the standard deviation of the n_posts differences over sqrt(n_posts).
+    Args:
+        keep: optional (keep_before, keep_after), boolean masks laid out like the scores (e.g. the finished
+            summaries): each post's mean is then taken over its kept samples only, and posts with no kept sample
+            before or after are left out.
     Returns:
         (mean change, mean change / standard error); the ratio is 0 for no change at all and ±inf when every
         post changed by exactly the same nonzero amount.
+    Raises:
+        ValueError: `keep` leaves no post.
     """
     import math
 
     import numpy as np
 
-    diff = (np.asarray(after, dtype=float).reshape(-1, n_posts).mean(0)
-            - np.asarray(before, dtype=float).reshape(-1, n_posts).mean(0))  # (n_posts,)
+    before = np.asarray(before, dtype=float).reshape(-1, n_posts)  # (k, n_posts)
+    after = np.asarray(after, dtype=float).reshape(-1, n_posts)
+    if keep is None:
+        diff = after.mean(0) - before.mean(0)  # (n_posts,)
+    else:
+        kb, ka = (np.asarray(m, dtype=bool).reshape(-1, n_posts) for m in keep)
+        both = kb.any(0) & ka.any(0)  # (n_posts,) posts with a kept sample before and after
+        if not both.any():
+            raise ValueError("`keep` leaves no post with a kept sample both before and after")
+        diff = ((after * ka).sum(0)[both] / ka.sum(0)[both]
+                - (before * kb).sum(0)[both] / kb.sum(0)[both])  # (posts kept,)
+    n = len(diff)
     change = float(diff.mean())
-    se = float(diff.std(ddof=1) / math.sqrt(n_posts)) if n_posts > 1 else 0.0
+    se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     if se > 0:
         return change, change / se
     return change, 0.0 if change == 0 else math.copysign(math.inf, change)
+
+
+def sample_summaries(model, tokenizer, prompts: list[str], max_new_tokens: int, seed: int = 0,
+                     batch_size: int = 32) -> tuple[list[str], "np.ndarray"]:
+    """Sampled summaries, drawn exactly as `generation.generate_completions(..., do_sample=True, seed=seed)`
+    draws them, and which of them ended with EOS.
+
+    Returns:
+        (summaries, finished): B strings and a (B,) bool array, False for a summary cut off at `max_new_tokens`.
+    """
+    import numpy as np
+
+    from .generation import encode_prompts
+
+    device = next(model.parameters()).device
+    texts, finished = [], []
+    for start in range(0, len(prompts), batch_size):
+        torch.manual_seed(seed + start)  # as generate_completions: the same draws
+        enc = encode_prompts(tokenizer, prompts[start:start + batch_size], device)
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                 do_sample=True, temperature=1.0, top_p=1.0, top_k=0)
+        new = out[:, enc["input_ids"].shape[1]:]  # (b, T) generated tokens
+        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
+        finished += (~no_eos(new, tokenizer.eos_token_id)).tolist()
+    return [t.strip() for t in texts], np.array(finished, dtype=bool)
 
 
 def cut_off_rate(model, tokenizer, prompts, config, batch_size: int = 64) -> float:

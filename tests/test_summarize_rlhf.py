@@ -270,3 +270,35 @@ def test_paired_change_pairs_each_posts_mean_over_its_samples():
     assert paired_change(before, before, 2) == (0.0, 0.0)
     assert paired_change(before, [b + 1 for b in before], 2) == (1.0, math.inf)  # every post moved by exactly 1
     assert paired_change(after, before, 2)[1] == pytest.approx(-1.25 / se)
+
+
+def test_paired_change_with_keep_uses_only_kept_samples_and_posts():
+    """Finished summaries only: each post's mean over its kept samples; a post with none kept on one side drops out."""
+    from rlhf_helpers.summarize_rlhf import paired_change
+
+    before = [1.0, 2.0, 0.0, 9.0, 4.0, 7.0]  # 2 samples x 3 posts: post 0: 1, 9; post 1: 2, 4; post 2: 0, 7
+    after = [2.0, 6.0, 8.0, 3.0, 5.0, 8.0]   # post 0: 2, 3; post 1: 6, 5; post 2: 8, 8
+    keep_before = [True, True, True, False, True, False]  # post 0: 1; post 1: 2, 4 (mean 3); post 2: 0
+    keep_after = [True, True, False, True, False, False]  # post 0: 2, 3 (mean 2.5); post 1: 6; post 2: none
+    change, z = paired_change(before, after, 3, keep=(keep_before, keep_after))
+    diffs = [1.5, 3.0]  # post 2 has no kept sample after: left out
+    se = math.sqrt(sum((d - 2.25) ** 2 for d in diffs)) / math.sqrt(2)
+    assert change == pytest.approx(2.25) and z == pytest.approx(2.25 / se)
+    all_kept = [True] * 6
+    assert paired_change(before, after, 3, keep=(all_kept, all_kept)) == pytest.approx(paired_change(before, after, 3))
+    with pytest.raises(ValueError, match="no post"):
+        paired_change(before, after, 3, keep=([False] * 6, all_kept))
+
+
+def test_sample_summaries_draws_as_generate_completions_and_marks_cut_offs():
+    from rlhf_helpers.generation import generate_completions
+    from rlhf_helpers.summarize_rlhf import sample_summaries
+
+    model, tok = _five_token_gpt2(n_positions=64)
+    prompts = ["a b", "c"] * 20
+    texts, finished = sample_summaries(model, tok, prompts, max_new_tokens=3, seed=5, batch_size=16)
+    assert texts == generate_completions(model, tok, prompts, max_new_tokens=3, batch_size=16, do_sample=True, seed=5,
+                                         progress=False)
+    assert finished.shape == (40,) and finished.dtype == bool and 0 < finished.sum() < 40
+    ids = [tok(t, add_special_tokens=False).input_ids for t in texts]
+    assert all(len(i) < 3 for i, f in zip(ids, finished) if f)  # a finished summary ended before the limit
