@@ -273,3 +273,26 @@ def test_our_dpo_loss_equals_the_trainers_on_one_batch(dpo_run):
     ours, chosen_r, rejected_r = dpo_loss(*logps.chunk(2), *ref.chunk(2), trainer.beta)
     assert torch.allclose(ours, trl_loss, atol=1e-5)
     assert (chosen_r - rejected_r).abs().max() > 1e-3  # the policy has moved: a non-trivial comparison
+
+
+def test_held_out_margins_give_one_margin_per_pair_and_the_trainers_accuracy(dpo_run):
+    """Notebook 05 counts held-out accuracy over all pairs from held_out_margins; with one batch it is the trainer's."""
+    from rlhf_helpers.dpo import held_out_margins
+
+    trainer, _ = dpo_run
+    policy = trainer.model.eval()
+    batches = list(trainer.get_eval_dataloader())
+    assert len(batches) == 1  # one batch: the trainer's per-batch mean is then the share over all pairs
+    margins = held_out_margins(policy, batches, trainer.beta)
+    batch = batches[0]
+    assert margins.shape == (len(batch["input_ids"]) // 2,) and len(margins) >= 2
+    with torch.no_grad():
+        logps = sequence_logprobs(policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                                  batch["input_ids"], batch["completion_mask"])
+        with policy.disable_adapter():
+            ref = sequence_logprobs(policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                                    batch["input_ids"], batch["completion_mask"])
+    _, chosen_r, rejected_r = dpo_loss(*logps.chunk(2), *ref.chunk(2), trainer.beta)
+    assert torch.allclose(margins, chosen_r - rejected_r, atol=1e-5)
+    accuracy = trainer.evaluate()["eval_rewards/accuracies"]
+    assert (margins > 0).float().mean().item() == pytest.approx(accuracy)
