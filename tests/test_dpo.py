@@ -258,17 +258,25 @@ def test_reference_is_the_base_model_with_adapters_and_lm_head_copy_off(dpo_run)
     assert not torch.allclose(trained, original, atol=1e-3)  # and training did change the policy
 
 
+def policy_and_reference_logps(policy, batch):
+    """Per-sequence log-probs of a DPOTrainer batch under the policy and under the reference (adapters off)."""
+    def logps():
+        logits = policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return sequence_logprobs(logits, batch["input_ids"], batch["completion_mask"])
+
+    with torch.no_grad():
+        policy_logps = logps()
+        with policy.disable_adapter():
+            return policy_logps, logps()
+
+
 def test_our_dpo_loss_equals_the_trainers_on_one_batch(dpo_run):
     """The notebook's 'build it, then check it' cell: sequence_logprobs + dpo_loss vs trainer.compute_loss."""
     trainer, _ = dpo_run
     policy = trainer.model.eval()
     batch = next(iter(trainer.get_eval_dataloader()))
+    logps, ref = policy_and_reference_logps(policy, batch)
     with torch.no_grad():
-        logps = sequence_logprobs(policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
-                                  batch["input_ids"], batch["completion_mask"])
-        with policy.disable_adapter():
-            ref = sequence_logprobs(policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
-                                    batch["input_ids"], batch["completion_mask"])
         trl_loss = trainer.compute_loss(policy, batch)
     ours, chosen_r, rejected_r = dpo_loss(*logps.chunk(2), *ref.chunk(2), trainer.beta)
     assert torch.allclose(ours, trl_loss, atol=1e-5)
@@ -286,12 +294,7 @@ def test_held_out_margins_give_one_margin_per_pair_and_the_trainers_accuracy(dpo
     margins = held_out_margins(policy, batches, trainer.beta)
     batch = batches[0]
     assert margins.shape == (len(batch["input_ids"]) // 2,) and len(margins) >= 2
-    with torch.no_grad():
-        logps = sequence_logprobs(policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
-                                  batch["input_ids"], batch["completion_mask"])
-        with policy.disable_adapter():
-            ref = sequence_logprobs(policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
-                                    batch["input_ids"], batch["completion_mask"])
+    logps, ref = policy_and_reference_logps(policy, batch)
     _, chosen_r, rejected_r = dpo_loss(*logps.chunk(2), *ref.chunk(2), trainer.beta)
     assert torch.allclose(margins, chosen_r - rejected_r, atol=1e-5)
     accuracy = trainer.evaluate()["eval_rewards/accuracies"]
