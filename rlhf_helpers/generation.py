@@ -56,20 +56,22 @@ def encode_prompts(tokenizer, prompts: list[str], device=None):
 
 def generate_completions(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 32,
                          do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0,
-                         seed: int | None = 0, progress: bool = True) -> list[str]:
+                         seed: int | None = 0, progress: bool = True, return_finished: bool = False):
     """Generate a completion for each prompt, in batches, with left padding; returns the new text only.
 
     Args:
         prompts: complete texts (already formatted, e.g. with the chat template); see `encode_prompts`.
         do_sample: greedy decoding when False; sampling with `temperature`/`top_p` when True.
         seed: seeds torch before each batch so sampling is reproducible.
+        return_finished: also return a (B,) bool array, False for a completion cut off at `max_new_tokens`
+            (no EOS among its new tokens).
     """
     import torch
     from tqdm.auto import tqdm
 
     sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0) if do_sample else dict(do_sample=False)
     device = next(model.parameters()).device
-    texts = []
+    texts, finished = [], []
     starts = range(0, len(prompts), batch_size)
     for start in tqdm(starts, desc="generating", disable=not progress or len(starts) < 2):
         if seed is not None:
@@ -77,8 +79,15 @@ def generate_completions(model, tokenizer, prompts: list[str], max_new_tokens: i
         enc = encode_prompts(tokenizer, prompts[start:start + batch_size], device)
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
-        texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    return [t.strip() for t in texts]
+        new = out[:, enc["input_ids"].shape[1]:]  # (b, T) generated tokens
+        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
+        finished += (new == tokenizer.eos_token_id).any(dim=1).tolist()
+    texts = [t.strip() for t in texts]
+    if return_finished:
+        import numpy as np
+
+        return texts, np.array(finished, dtype=bool)
+    return texts
 
 
 def check_eos(tokenizer, model) -> int:

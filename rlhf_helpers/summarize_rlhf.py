@@ -165,22 +165,10 @@ def sample_summaries(model, tokenizer, prompts: list[str], max_new_tokens: int, 
     Returns:
         (summaries, finished): B strings and a (B,) bool array, False for a summary cut off at `max_new_tokens`.
     """
-    import numpy as np
+    from .generation import generate_completions
 
-    from .generation import encode_prompts
-
-    device = next(model.parameters()).device
-    texts, finished = [], []
-    for start in range(0, len(prompts), batch_size):
-        torch.manual_seed(seed + start)  # as generate_completions: the same draws
-        enc = encode_prompts(tokenizer, prompts[start:start + batch_size], device)
-        with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 do_sample=True, temperature=1.0, top_p=1.0, top_k=0)
-        new = out[:, enc["input_ids"].shape[1]:]  # (b, T) generated tokens
-        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
-        finished += (~no_eos(new, tokenizer.eos_token_id)).tolist()
-    return [t.strip() for t in texts], np.array(finished, dtype=bool)
+    return generate_completions(model, tokenizer, prompts, max_new_tokens, batch_size=batch_size, do_sample=True,
+                                seed=seed, progress=False, return_finished=True)
 
 
 def cut_off_rate(model, tokenizer, prompts, config, batch_size: int = 64) -> float:
