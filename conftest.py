@@ -47,15 +47,15 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_collection_modifyitems(config, items):
     """The notebooks run in `runner.RUN_ORDER` (each after the stages it reads: 08 before 06), after the tests."""
-    from rlhf_helpers.runner import run_order_key
+    from rlhf_helpers.infra.runner import run_order_key
 
     # stable: the cells of one notebook keep their order
     items.sort(key=lambda item: run_order_key(item.path) if item.path.suffix == ".ipynb" else (-1, ""))
 
 
-# What a learner must never see under a cell: library noise (silenced in rlhf_helpers.quiet), raw terminal colour
+# What a learner must never see under a cell: library noise (silenced in rlhf_helpers.infra.quiet), raw terminal colour
 # codes, and a config object's whole repr. Checked on every notebook cell nbval executes.
-_NOISE = {"publisher trust check": "a message of the kernels package (silence it in rlhf_helpers.quiet)",
+_NOISE = {"publisher trust check": "a message of the kernels package (silence it in rlhf_helpers.infra.quiet)",
           "\x1b[": "an ANSI escape code (terminal colours do not render in a notebook)",
           "LoraConfig(": "a whole LoraConfig repr (print the settings that matter instead)"}
 

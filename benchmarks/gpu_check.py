@@ -2,8 +2,8 @@
 
 No hub access is needed: each model is a random-init model of the real configuration (`real_config`), and the
 data are random words of a word-level tokenizer (one token each), so lengths are exact. Each step is what the
-notebook runs, with the full profile's sizes (`rlhf_helpers.profiles.SETTINGS`) and the course's code (TRL
-trainers, `rlhf_helpers.ppo`, `load_4bit_causal_lm`), in two precisions: fp16, what a T4 (compute capability
+notebook runs, with the full profile's sizes (`rlhf_helpers.infra.profiles.SETTINGS`) and the course's code (TRL
+trainers, `rlhf_helpers.course.ppo`, `load_4bit_causal_lm`), in two precisions: fp16, what a T4 (compute capability
 7.5) gets, and bf16, what an A100 (8.0) gets, set through RLHF_PRECISION, which the course's own choice
 (`precision.choose_precision`) honours. `torch.cuda.set_per_process_memory_fraction` caps the process at
 15 GiB: a step that needs more fails with out-of-memory, and the JSON says so.
@@ -39,7 +39,7 @@ def real_config(model_key: str):
     """
     from fake_hub import real_config as hub_config
 
-    from rlhf_helpers.profiles import FULL_MODELS
+    from rlhf_helpers.infra.profiles import FULL_MODELS
 
     if model_key not in FULL_MODELS:
         raise ValueError(f"unknown model {model_key!r}: choose gpt2, bert, distilroberta, zephyr or toxicity")
@@ -66,7 +66,7 @@ def tiny_config(model_key: str):
 
 def sizes(tiny: bool) -> dict:
     """Per-step sizes: the full profile's (SETTINGS), or a few tokens each with --cpu-tiny."""
-    from rlhf_helpers.profiles import SETTINGS
+    from rlhf_helpers.infra.profiles import SETTINGS
 
     full = {k: SETTINGS[k]["full"] for k in SETTINGS}
     s = {
@@ -132,7 +132,7 @@ class StepTimes:
 
 def trainer_args(cls, out: str, device: str, **kw):
     """A TRL config for two optimiser steps in the course's precision (`choose_precision`)."""
-    from rlhf_helpers.precision import choose_precision
+    from rlhf_helpers.infra.precision import choose_precision
 
     p = choose_precision(device)
     return cls(output_dir=out, max_steps=2, learning_rate=1e-5, save_strategy="no", report_to="none", logging_steps=1,
@@ -162,7 +162,7 @@ def reward_trainer(ctx, s, model_key: str, lora_targets=None, head=None, grad_ck
     from transformers import AutoModelForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
-    from rlhf_helpers.reward_model import reward_lora_config
+    from rlhf_helpers.course.reward_model import reward_lora_config
 
     config = ctx["config"](model_key)
     config.num_labels = 1
@@ -179,13 +179,13 @@ def reward_trainer(ctx, s, model_key: str, lora_targets=None, head=None, grad_ck
 
 
 def step_rm_bert(ctx, s):
-    from rlhf_helpers.reward_model import BERT_LORA_TARGETS, REWARD_HEADS
+    from rlhf_helpers.course.reward_model import BERT_LORA_TARGETS, REWARD_HEADS
 
     return reward_trainer(ctx, s, "bert", BERT_LORA_TARGETS, REWARD_HEADS["bert"])
 
 
 def step_rm_gpt2(ctx, s):
-    from rlhf_helpers.reward_model import GPT2_LORA_TARGETS, REWARD_HEADS
+    from rlhf_helpers.course.reward_model import GPT2_LORA_TARGETS, REWARD_HEADS
 
     return reward_trainer(ctx, s, "gpt2", GPT2_LORA_TARGETS, REWARD_HEADS["gpt2"])
 
@@ -195,7 +195,7 @@ def zephyr_4bit(ctx):
     from ppo_full_size import random_checkpoint, word_tokenizer
     from transformers import AutoTokenizer
 
-    from rlhf_helpers.quantization import load_4bit_causal_lm
+    from rlhf_helpers.course.quantization import load_4bit_causal_lm
 
     if "zephyr" in ctx:  # the 4-bit model of the previous step (adapters removed), same precision
         return ctx.pop("zephyr")
@@ -210,7 +210,7 @@ def zephyr_4bit(ctx):
 
 def ppo_run(ctx, s, policy, value_head, tokenizer, reward_fn, use_chat_template: bool, vocab: int):
     """Two PPO iterations with the course's loop; the second is timed (the first warms up kernels)."""
-    from rlhf_helpers.ppo import FixedKLController, PPOConfig, make_optimizer, ppo_step
+    from rlhf_helpers.course.ppo import FixedKLController, PPOConfig, make_optimizer, ppo_step
 
     config = PPOConfig(batch_size=s["batch"], mini_batch_size=s["mini_batch"], ppo_epochs=s["epochs"],
                        max_new_tokens=s["new_tokens"], learning_rate=1e-5, value_learning_rate=1e-4,
@@ -234,8 +234,8 @@ def step_ppo_04(ctx, s):
     from peft import LoraConfig, get_peft_model
     from transformers import RobertaForSequenceClassification
 
-    from rlhf_helpers.ppo import ValueHead
-    from rlhf_helpers.ppo_rollout import RewardModelScorer
+    from rlhf_helpers.course.ppo import ValueHead
+    from rlhf_helpers.course.ppo_rollout import RewardModelScorer
 
     base, tokenizer = zephyr_4bit(ctx)
     if ctx["device"] == "cuda":  # as notebook 04 does in the full profile
@@ -280,8 +280,8 @@ def step_ppo_07(ctx, s):
     """07: PPO on a full-precision GPT-2 policy with a frozen copy as reference and a GPT-2 reward model."""
     from transformers import GPT2ForSequenceClassification, GPT2LMHeadModel
 
-    from rlhf_helpers.ppo import ValueHead
-    from rlhf_helpers.ppo_rollout import RewardModelScorer
+    from rlhf_helpers.course.ppo import ValueHead
+    from rlhf_helpers.course.ppo_rollout import RewardModelScorer
 
     config = ctx["config"]("gpt2")
     policy = GPT2LMHeadModel(config).to(ctx["device"])
@@ -357,7 +357,7 @@ def estimates() -> dict:
     """
     from ppo_full_size import estimate_memory, reward_model_config
 
-    from rlhf_helpers.profiles import SETTINGS
+    from rlhf_helpers.infra.profiles import SETTINGS
 
     config, s = real_config("zephyr"), sizes(tiny=False)
     ppo = s["04_ppo"]

@@ -30,14 +30,14 @@ def run_mode(args) -> dict:
     from peft import get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.reward_math import pairwise_loss
-    from rlhf_helpers.reward_model import (BERT_LORA_TARGETS, REWARD_HEADS, pad_batch, reward_lora_config,
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.course.reward_math import pairwise_loss
+    from rlhf_helpers.course.reward_model import (BERT_LORA_TARGETS, REWARD_HEADS, pad_batch, reward_lora_config,
                                            tokenize_text_pairs)
 
     P = get_profile("02_reward_bert", args.profile, seed=args.seed)
     if P.name == "tiny":
-        from rlhf_helpers.toy import ensure_toy_world
+        from rlhf_helpers.infra.toy import ensure_toy_world
 
         ensure_toy_world(args.seed)
     torch.manual_seed(args.seed)
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         print(json.dumps(run_mode(args)))
         return 0
 
-    from rlhf_helpers.profiles import default_profile
+    from rlhf_helpers.infra.profiles import default_profile
 
     profile = args.profile or default_profile()
     results = {}

@@ -54,7 +54,7 @@ def word_tokenizer(vocab_size: int, chat: bool):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from rlhf_helpers.toy.models import ZEPHYR_CHAT_TEMPLATE
+    from rlhf_helpers.infra.toy.models import ZEPHYR_CHAT_TEMPLATE
 
     specials = ["<unk>", "<s>", "</s>", "<|user|>", "<|assistant|>", "<|system|>"]
     vocab = {tok: i for i, tok in enumerate(specials)}
@@ -154,8 +154,8 @@ def main(argv=None) -> dict:
     from transformers import AutoConfig
 
     if args.tiny:
-        from rlhf_helpers.profiles import get_profile
-        from rlhf_helpers.toy import ensure_toy_world
+        from rlhf_helpers.infra.profiles import get_profile
+        from rlhf_helpers.infra.toy import ensure_toy_world
 
         ensure_toy_world(0)
         config = AutoConfig.from_pretrained(get_profile("04_ppo_zephyr", "tiny").models["zephyr"])
@@ -180,9 +180,9 @@ def run(args, config, device: str, est: dict) -> dict:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoTokenizer, RobertaForSequenceClassification
 
-    from rlhf_helpers.ppo import PPOConfig, ValueHead, make_optimizer, train_ppo
-    from rlhf_helpers.ppo_rollout import RewardModelScorer
-    from rlhf_helpers.quantization import footprint_gib, load_4bit_causal_lm
+    from rlhf_helpers.course.ppo import PPOConfig, ValueHead, make_optimizer, train_ppo
+    from rlhf_helpers.course.ppo_rollout import RewardModelScorer
+    from rlhf_helpers.course.quantization import footprint_gib, load_4bit_causal_lm
 
     cuda = device == "cuda"
     default_dir = Path(tempfile.gettempdir()) / ("zephyr-random-tiny" if args.tiny else "zephyr-random-bf16")

@@ -22,7 +22,7 @@ With `--seeds 0 1 2` each side trains once per seed (the seed of prompt order, s
 value model's initialisation; the models, reward model and prompts are the same); the table gives every run and
 the mean ± standard deviation over seeds.
 
-What else each side does, checked in TRL 0.11.4's ppov2_trainer.py and rlhf_helpers/ppo.py:
+What else each side does, checked in TRL 0.11.4's ppov2_trainer.py and rlhf_helpers/course/ppo.py:
 same on both: KL estimator k1 = log π − log π_ref per token, subtracted as −β·k1 from every token's reward (the
 score added at the last token), no reward whitening, advantages whitened per batch, GAE γ 1 λ 0.95, policy clip
 range 0.2, dropout off, constant learning rate, 12 × 2 × 2 = 48 optimizer steps, responses cut at EOS.
@@ -68,10 +68,10 @@ def prepare(out: Path) -> None:
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-    from rlhf_helpers.formatting import messages_to_transcript, rtp_prompt_text, to_preference_dataset
-    from rlhf_helpers.ppo_rollout import build_prompts
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.course.formatting import messages_to_transcript, rtp_prompt_text, to_preference_dataset
+    from rlhf_helpers.course.ppo_rollout import build_prompts
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(SEED)
     P = get_profile("04_ppo_zephyr", "tiny", SEED)
@@ -110,7 +110,7 @@ class TokenReward:
     def __call__(self, queries, responses):
         import torch
 
-        from rlhf_helpers.ppo_rollout import build_prompts
+        from rlhf_helpers.course.ppo_rollout import build_prompts
 
         texts = [p + r + self.tok.eos_token for p, r in zip(build_prompts(self.tok, queries), responses)]
         self.tok.padding_side = "right"
@@ -124,7 +124,7 @@ def run_course(out: Path, seed: int, aligned: bool = False) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-    from rlhf_helpers.ppo import PPOConfig, ValueHead, train_ppo
+    from rlhf_helpers.course.ppo import PPOConfig, ValueHead, train_ppo
 
     torch.set_num_threads(1)
     tok = AutoTokenizer.from_pretrained(out / "policy")
@@ -187,8 +187,8 @@ def evaluate(out: Path, name: str) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-    from rlhf_helpers.ppo import PPOConfig, ValueHead
-    from rlhf_helpers.ppo_rollout import collect_rollout
+    from rlhf_helpers.course.ppo import PPOConfig, ValueHead
+    from rlhf_helpers.course.ppo_rollout import collect_rollout
 
     tok = AutoTokenizer.from_pretrained(out / "policy")
     policy = AutoModelForCausalLM.from_pretrained(out / name)

@@ -36,26 +36,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         import yaml
 
-        from .profiles import default_profile
-        from .runner import run as run_notebooks
+        from rlhf_helpers.infra.profiles import default_profile
+        from rlhf_helpers.infra.runner import run as run_notebooks
 
         parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
         return run_notebooks(args.notebooks, args.profile or default_profile(), Path(args.out), parameters,
                              jobs=args.jobs)  # None: `runner.default_jobs`
     if args.command == "download":
-        from .offline import download
-        from .runner import resolve_notebooks
+        from rlhf_helpers.infra.download import download
+        from rlhf_helpers.infra.runner import resolve_notebooks
 
         download([p.stem for p in resolve_notebooks(args.notebooks)], dry_run=args.dry_run)
         return 0
     if args.command == "set-repo":
-        from .colab import set_repo
+        from rlhf_helpers.infra.colab import set_repo
 
         changed = set_repo(Path(args.root), args.repo, args.branch)
         print(f"{len(changed)} files now point at github.com/{args.repo} ({args.branch}):",
               *(str(p) for p in changed), sep="\n  ")
         return 0
-    from .toy import ensure_toy_world
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     print(ensure_toy_world(args.seed, force=args.force))
     return 0

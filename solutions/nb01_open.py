@@ -7,7 +7,7 @@ Each function takes what the notebook has (`P`, `config`, `train`, `tokenizer`, 
 import dataclasses
 import statistics
 
-from rlhf_helpers.generation import generate_completions
+from rlhf_helpers.course.generation import generate_completions
 
 
 def whole_text_trainer(P, config, train, tokenizer):

@@ -2,7 +2,7 @@
 
 import torch
 
-from rlhf_helpers.sft import lcs_length, rouge_tokens
+from rlhf_helpers.course.sft import lcs_length, rouge_tokens
 
 
 def my_completion_only_labels(input_ids, prompt_lengths, attention_mask):

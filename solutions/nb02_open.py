@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 # 🦁 wrong-post pairs: notebook 07 uses them in its main reward model, so they live in the course package
-from rlhf_helpers.reward_model import add_wrong_post_pairs  # noqa: F401
+from rlhf_helpers.course.reward_model import add_wrong_post_pairs  # noqa: F401
 
 
 def trainer_without_pooler(P, S, config, tokenizer, train_ds, lr_factor=3.0):
@@ -16,7 +16,7 @@ def trainer_without_pooler(P, S, config, tokenizer, train_ds, lr_factor=3.0):
     from transformers import AutoModelForSequenceClassification
     from trl import RewardTrainer
 
-    from rlhf_helpers.reward_model import BERT_LORA_TARGETS, REWARD_HEADS, reward_lora_config
+    from rlhf_helpers.course.reward_model import BERT_LORA_TARGETS, REWARD_HEADS, reward_lora_config
 
     lora = reward_lora_config(BERT_LORA_TARGETS, head=REWARD_HEADS["bert"], r=S.lora_r, alpha=S.lora_alpha,
                               dropout=S.lora_dropout)  # no extra_modules_to_save: the pooler stays frozen

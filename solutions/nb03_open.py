@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 def last_block_lora(S, n_layer):
     """🐕 LoRA on the last transformer block only (GPT-2's blocks are `transformer.h.<i>`)."""
-    from rlhf_helpers.reward_model import GPT2_LORA_TARGETS, REWARD_HEADS, reward_lora_config
+    from rlhf_helpers.course.reward_model import GPT2_LORA_TARGETS, REWARD_HEADS, reward_lora_config
 
     lora = reward_lora_config(GPT2_LORA_TARGETS, head=REWARD_HEADS["gpt2"], r=S.lora_r, alpha=S.lora_alpha,
                               dropout=S.lora_dropout)
@@ -60,7 +60,7 @@ def per_token_pairwise_loss(values_c, values_r, ids_c, ids_r, mask_c, mask_r):
 
 def train_per_token(scratch, optimizer, train_c, train_r, pad_id, steps, batch_size, seed, device="cpu"):
     """🦁 Section 6's loop with the per-token loss; returns the losses. Judge it with `scratch_rewards` as before."""
-    from rlhf_helpers.reward_model import pad_batch
+    from rlhf_helpers.course.reward_model import pad_batch
 
     generator, losses = torch.Generator().manual_seed(seed), []
     scratch.train()

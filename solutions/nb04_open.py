@@ -7,9 +7,9 @@ import random
 
 import torch
 
-from rlhf_helpers.ppo import clip_grad_norms, compute_advantages
-from rlhf_helpers.ppo_math import clipped_surrogate_loss, clipped_value_loss
-from rlhf_helpers.ppo_rollout import collect_rollout, forward_logprobs_values
+from rlhf_helpers.course.ppo import clip_grad_norms, compute_advantages
+from rlhf_helpers.course.ppo_math import clipped_surrogate_loss, clipped_value_loss
+from rlhf_helpers.course.ppo_rollout import collect_rollout, forward_logprobs_values
 
 
 def tokenize_right(tokenizer, texts, max_length):
@@ -94,7 +94,7 @@ def new_policy(P, lora):
     """The 4-bit base with a fresh LoRA adapter, as in section 5 (section 10 deleted the notebook's own)."""
     from peft import get_peft_model
 
-    from rlhf_helpers.quantization import load_4bit_causal_lm
+    from rlhf_helpers.course.quantization import load_4bit_causal_lm
 
     return get_peft_model(load_4bit_causal_lm(P.models["zephyr"], P.device), lora)
 
@@ -104,7 +104,7 @@ def fresh_run(policy, lora, tokenizer, queries, reward_fn, config, iterations, n
 
     With `keep=True` the trained adapter stays active (to sample from it); otherwise it is deleted afterwards.
     """
-    from rlhf_helpers.ppo import ValueHead, train_ppo
+    from rlhf_helpers.course.ppo import ValueHead, train_ppo
 
     torch.manual_seed(seed)
     policy.add_adapter(name, lora)
@@ -123,10 +123,10 @@ def last_reply(transcript):
 
 
 def polite_vs_rude(dataset, is_rude=None):
-    """🦁 Keep only the pairs whose rejected reply is rude (in `tiny`, contains an insult word: `rlhf_helpers.toy.is_toxic`).
+    """🦁 Keep only the pairs whose rejected reply is rude (in `tiny`, contains an insult word: `rlhf_helpers.infra.toy.is_toxic`).
 
     In `full`, pass `is_rude=lambda text: toxicity.compute(predictions=[text])["toxicity"][0] >= 0.5`.
     """
     if is_rude is None:
-        from rlhf_helpers.toy import is_toxic as is_rude
+        from rlhf_helpers.infra.toy import is_toxic as is_rude
     return dataset.filter(lambda row: is_rude(last_reply(row["rejected"])))

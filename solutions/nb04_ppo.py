@@ -2,9 +2,9 @@
 
 import torch
 
-from rlhf_helpers.ppo import clip_grad_norms
-from rlhf_helpers.ppo_math import clipped_surrogate_loss, clipped_value_loss
-from rlhf_helpers.ppo_rollout import forward_logprobs_values
+from rlhf_helpers.course.ppo import clip_grad_norms
+from rlhf_helpers.course.ppo_math import clipped_surrogate_loss, clipped_value_loss
+from rlhf_helpers.course.ppo_rollout import forward_logprobs_values
 
 
 def my_kl_k1(logp, logp_ref):

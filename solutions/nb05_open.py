@@ -21,7 +21,7 @@ def run_notebook_with(stem, parameters, out="runs", profile="tiny"):
     model and `trainer_state.json` overwrite the notebook's own in `artifacts/`: read what you need (e.g.
     `margins_of`) before the next run.
     """
-    from rlhf_helpers.runner import notebooks_dir, run_notebook
+    from rlhf_helpers.infra.runner import notebooks_dir, run_notebook
 
     path = next(notebooks_dir().glob(f"{stem}*.ipynb"))
     out_dir = Path(out).resolve() / f"{path.stem}-{'-'.join(f'{k}{v}' for k, v in parameters.items())}"
@@ -49,7 +49,7 @@ def lora_without_head(S):
 @torch.no_grad()
 def first_token_probs(model, tokenizer, prompts, top=5):
     """🦁 The mean distribution of the reply's first token over `prompts`: the `top` tokens and their probabilities."""
-    from rlhf_helpers.generation import encode_prompts
+    from rlhf_helpers.course.generation import encode_prompts
 
     enc = encode_prompts(tokenizer, prompts, model.device)  # left padding: every prompt ends in the last column
     positions = (enc.attention_mask.cumsum(-1) - 1).clamp(min=0)  # count real tokens only, as generate does

@@ -5,7 +5,7 @@ other thresholds, and a second classifier.
 import numpy as np
 import pandas as pd
 
-from rlhf_helpers.toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity, toxic_ratio
+from rlhf_helpers.course.toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity, toxic_ratio
 
 
 def metrics_by_k(scores, ks=(1, 2, 4, 8), n_boot=1000, seed=0):

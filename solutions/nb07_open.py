@@ -5,13 +5,13 @@ from plain GPT-2, and a reward model trained on wrong-post comparisons.
 import dataclasses
 from collections import Counter
 
-from rlhf_helpers.reward_model import add_wrong_post_pairs  # noqa: F401  (the wrong-post pairs of notebook 07)
-from rlhf_helpers.summarize_rlhf import fresh_ppo_run  # noqa: F401  (PPO from a fresh SFT copy, as in section 9)
+from rlhf_helpers.course.reward_model import add_wrong_post_pairs  # noqa: F401  (the wrong-post pairs of notebook 07)
+from rlhf_helpers.course.summarize_rlhf import fresh_ppo_run  # noqa: F401  (PPO from a fresh SFT copy, as in section 9)
 
 
 def raw_reward_fn(reward_model, tokenizer, max_length):
     """🐕 The summary reward without normalisation: raw r(x, y), no reference summary subtracted."""
-    from rlhf_helpers.summarize_rlhf import SummaryReward
+    from rlhf_helpers.course.summarize_rlhf import SummaryReward
 
     return SummaryReward(reward_model, tokenizer, max_length=max_length)
 

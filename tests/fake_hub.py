@@ -7,7 +7,7 @@ layout (`hub/models--org--name/snapshots/<rev>/`, `refs/main`). `HF_HUB_OFFLINE=
 course's unchanged `from_pretrained("gpt2")` calls to it.
 
 Datasets and `evaluate` modules go where `python -m rlhf_helpers download` puts them for a real offline
-run (`rlhf_helpers.offline`): one local folder per dataset repo id, in the real split layout (real
+run (`rlhf_helpers.infra.offline`): one local folder per dataset repo id, in the real split layout (real
 hh-rlhf rows for its test split, toy-world rows elsewhere, RealToxicityPrompts with its quirks), and
 one folder per evaluate module.
 """
@@ -138,8 +138,8 @@ def build_models(hf_home: Path, model_ids, zephyr_pad: bool = False) -> None:
 
 def build_datasets(offline: Path, world: Path) -> None:
     """One folder per dataset repo id under `offline/datasets/`, in the real file and split layout."""
-    from rlhf_helpers.offline import local_dataset_dir
-    from rlhf_helpers.profiles import FULL_DATASETS, TOY_DATASET_DIRS
+    from rlhf_helpers.infra.offline import local_dataset_dir
+    from rlhf_helpers.infra.profiles import FULL_DATASETS, TOY_DATASET_DIRS
 
     for key, hub_id in FULL_DATASETS.items():
         src, dst = world / "datasets" / TOY_DATASET_DIRS[key], local_dataset_dir(hub_id, offline)
@@ -175,7 +175,7 @@ def _parquet_dataset(src: Path, dst: Path) -> None:
 
 def build_metrics(offline: Path) -> None:
     """The evaluate modules the notebooks load (rouge, toxicity) as local module folders."""
-    from rlhf_helpers.offline import local_metric_dir
+    from rlhf_helpers.infra.offline import local_metric_dir
 
     for name in ("rouge", "toxicity"):
         dst = local_metric_dir(name, offline)
@@ -186,7 +186,7 @@ def build_metrics(offline: Path) -> None:
 
 def build_fake_hub(out: Path, world: Path, zephyr_pad: bool = False) -> dict[str, str]:
     """Build everything under `out`; returns the environment variables that make the course use it."""
-    from rlhf_helpers.profiles import FULL_MODELS
+    from rlhf_helpers.infra.profiles import FULL_MODELS
 
     hf_home, offline = out / "hf_home", out / "offline"
     build_models(hf_home, FULL_MODELS.values(), zephyr_pad)

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rlhf_helpers import colab
+from rlhf_helpers.infra import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -95,8 +95,8 @@ def test_keep_artifacts_on_drive_mounts_drive_only_when_asked(monkeypatch, tmp_p
 
 
 def test_full_profile_missing_stage_says_how_to_keep_it_on_drive(monkeypatch, tmp_path):
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.runner import ensure_stage
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.infra.runner import ensure_stage
 
     monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"run notebook 01_sft.ipynb first(.|\n)*KEEP_ARTIFACTS_ON_DRIVE = True"):
@@ -104,7 +104,7 @@ def test_full_profile_missing_stage_says_how_to_keep_it_on_drive(monkeypatch, tm
 
 
 def test_artifacts_outside_a_clone_go_to_the_home_cache(monkeypatch, tmp_path):
-    from rlhf_helpers import paths
+    from rlhf_helpers.infra import paths
 
     monkeypatch.delenv("RLHF_ARTIFACTS_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -136,7 +136,7 @@ def wheel(tmp_path_factory):
 @pytest.fixture
 def colab_like(tmp_path, monkeypatch):
     """An empty folder, an empty HOME, `google.colab` imported at kernel start, the wheel as the install spec."""
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     world = ensure_toy_world(0)  # built once per test session and shared: only the trained stages start empty
     artifacts = tmp_path / "artifacts"
@@ -168,7 +168,7 @@ def run_alone(stem, wheel, folder, site, monkeypatch):
     path = Path(shutil.copy(ROOT / "notebooks" / f"{stem}.ipynb", folder))
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(
-        "import json, rlhf_helpers, rlhf_helpers.runner as runner, rlhf_helpers.solutions.nb07_open as solutions\n"
+        "import json, rlhf_helpers, rlhf_helpers.infra.runner as runner, rlhf_helpers.solutions.nb07_open as solutions\n"
         "print(json.dumps({'package': rlhf_helpers.__file__, 'notebooks': str(runner.notebooks_dir()),\n"
         "                  'solutions': solutions.__file__}))"))
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()

@@ -17,7 +17,7 @@ import pytest
 import torch
 import yaml
 
-from rlhf_helpers.recipes import write_recipe
+from rlhf_helpers.infra.recipes import write_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -49,8 +49,8 @@ def run(argv: list[str], timeout: int = 300) -> str:
 
 @pytest.fixture(scope="module")
 def world():
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(0)
     return get_profile("04_ppo_zephyr", "tiny")
@@ -70,13 +70,13 @@ def ppo_run(world, tmp_path_factory):
     values = yaml.safe_load(recipe.read_text())  # adaptive β, with a target the run crosses: β must move
     values["ppo"].update(adaptive_kl=True, kl_target=ADAPTIVE["kl_target"], kl_horizon=ADAPTIVE["kl_horizon"])
     recipe.write_text(yaml.safe_dump(values))
-    run([str(BIN / "accelerate"), "launch", *two_cpu_processes(), "-m", "rlhf_helpers.train_ppo", "--config", str(recipe)])
+    run([str(BIN / "accelerate"), "launch", *two_cpu_processes(), "-m", "rlhf_helpers.infra.train_ppo", "--config", str(recipe)])
     return out / "ppo_zephyr"
 
 
 def test_adaptive_beta_is_one_number_updated_from_all_ranks_rollouts(ppo_run):
     """Each rank logs its own β (not averaged); both must use the β one process would compute from all rollouts."""
-    from rlhf_helpers.ppo_math import AdaptiveKLController
+    from rlhf_helpers.course.ppo_math import AdaptiveKLController
 
     history = json.loads((ppo_run / "history.json").read_text())
     rank0, rank1 = (json.loads((ppo_run / f"rank{i}.json").read_text())["history"] for i in (0, 1))
@@ -95,7 +95,7 @@ def test_one_recipe_and_seed_give_one_starting_point(world, tmp_path):
         recipe = write_recipe("ppo_zephyr", "tiny", tmp_path / name, root=str(tmp_path / name),
                               settings=dict(ppo_iterations=1, batch_size=4, mini_batch_size=2, max_new_tokens=4),
                               reward_model_path=world.models["toxicity"], reward_label="nothate", cpu=True)
-        run([sys.executable, "-m", "rlhf_helpers.train_ppo", "--config", str(recipe)])
+        run([sys.executable, "-m", "rlhf_helpers.infra.train_ppo", "--config", str(recipe)])
         history = json.loads((tmp_path / name / "ppo_zephyr" / "history.json").read_text())
         histories.append([{k: v for k, v in h.items() if k != "seconds"} for h in history])
     assert histories[0] == histories[1]
@@ -143,7 +143,7 @@ TRL_RUNS = {  # recipe: (sizes, model class that must load the result)
 }
 # `trl dpo` trains and saves on two CPU processes, then about one run in two hangs at exit: trl's script destroys the
 # process group while the trainer still holds the DDP model, and DDP's reducer, freed later while holding the GIL,
-# joins gloo's threads while one of them waits for the GIL (pytorch/pytorch#190489). `rlhf_helpers.trl_script`
+# joins gloo's threads while one of them waits for the GIL (pytorch/pytorch#190489). `rlhf_helpers.infra.trl_script`
 # runs the same trl script but drops the DDP model before destroying the group: the DPO test uses it (22 runs, none
 # hung; `trl dpo` alternated with it hung in 3 of 20). `trl sft` and `trl reward` hung the same way once each when
 # the tests ran on two workers beside the notebooks, so all three go through trl_script here; the plain CLI runs
@@ -152,7 +152,7 @@ TRL_CLI_HANGS = pytest.mark.skipif(
     not os.environ.get("RLHF_TEST_TRL_CLI"),
     reason="`trl <command>` on 2 gloo processes can hang at exit (pytorch/pytorch#190489): `trl dpo` about half the "
            "time, `trl sft` and `trl reward` when the machine is busy (seen twice with parallel tests); the same "
-           "recipes run through rlhf_helpers.trl_script above. RLHF_TEST_TRL_CLI=1 runs them")
+           "recipes run through rlhf_helpers.infra.trl_script above. RLHF_TEST_TRL_CLI=1 runs them")
 ROWS = 64  # training rows: 2 steps x 4 per process x 2 processes = 16 rows = a quarter of an epoch
 COMMANDS = {"sft_gpt2": "sft", "reward_distilroberta": "reward", "dpo_zephyr": "dpo"}
 
@@ -161,7 +161,7 @@ def launch(name: str, recipe: Path, launcher: str) -> list[str]:
     """The command line: `trl <command> --config ...` ("trl") or the course's entry point ("trl_script")."""
     if launcher == "trl":  # trl passes the arguments it does not know (--multi_gpu ...) on to `accelerate launch`
         return [str(BIN / "trl"), COMMANDS[name], "--config", str(recipe), *two_cpu_processes()]
-    return [str(BIN / "accelerate"), "launch", *two_cpu_processes(), "-m", "rlhf_helpers.trl_script", COMMANDS[name],
+    return [str(BIN / "accelerate"), "launch", *two_cpu_processes(), "-m", "rlhf_helpers.infra.trl_script", COMMANDS[name],
             "--config", str(recipe)]
 
 
@@ -191,9 +191,9 @@ def test_trl_cli_runs_on_two_processes_and_the_model_loads(trl_run):
 
     name, launcher, folder, output = trl_run
     if launcher == "trl_script":
-        from rlhf_helpers.trl_script import RELEASED
+        from rlhf_helpers.infra.trl_script import RELEASED
 
-        assert output.count(RELEASED) == 1, "trl's script did not end through rlhf_helpers.trl_script.end_trainer"
+        assert output.count(RELEASED) == 1, "trl's script did not end through rlhf_helpers.infra.trl_script.end_trainer"
     assert "'epoch': '0.25'" in output, "2 steps x 4 rows on 2 processes is a quarter of the 64 rows (1 process: 0.125)"
     loader = TRL_RUNS[name][1]
     module = peft if loader.startswith("AutoPeft") else transformers
@@ -202,7 +202,7 @@ def test_trl_cli_runs_on_two_processes_and_the_model_loads(trl_run):
 
 
 def test_trl_script_names_the_commands_it_knows():
-    from rlhf_helpers.trl_script import run as run_script
+    from rlhf_helpers.infra.trl_script import run as run_script
 
     with pytest.raises(ValueError, match="known: sft, reward, dpo"):
         run_script("ppo", ["--config", "x.yaml"])
@@ -211,7 +211,7 @@ def test_trl_script_names_the_commands_it_knows():
 def test_trl_script_puts_trainer_end_back():
     from transformers import Trainer
 
-    from rlhf_helpers.trl_script import end_trainer, safe_trainer_end
+    from rlhf_helpers.infra.trl_script import end_trainer, safe_trainer_end
 
     original = Trainer.end
     with safe_trainer_end():

@@ -11,16 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rlhf_helpers.dpo import (
-    DPO_METRICS,
-    autograd_dpo_grad,
-    check_dpo_gradient,
-    check_dpo_loss,
-    check_sequence_logprobs,
-    dpo_loss_value,
-    trainable_params_to_fp32,
-)
-from rlhf_helpers.dpo_math import dpo_loss, dpo_loss_grad_wrt_logps, dpo_margin, sequence_logprobs
+from rlhf_helpers.course.dpo import DPO_METRICS, autograd_dpo_grad, dpo_loss_value, trainable_params_to_fp32
+from rlhf_helpers.checkers.nb05_dpo import check_dpo_gradient, check_dpo_loss, check_sequence_logprobs
+from rlhf_helpers.course.dpo_math import dpo_loss, dpo_loss_grad_wrt_logps, dpo_margin, sequence_logprobs
 
 
 # --------------------------------------------------------------------------- checker: sequence log-probs
@@ -216,9 +209,9 @@ def dpo_run(tmp_path_factory):
     from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
-    from rlhf_helpers.toy import models as tm
-    from rlhf_helpers.toy import text as tt
-    from rlhf_helpers.formatting import hh_to_conversational
+    from rlhf_helpers.infra.toy import models as tm
+    from rlhf_helpers.infra.toy import text as tt
+    from rlhf_helpers.course.formatting import hh_to_conversational
 
     rng = random.Random(0)
     rows = [hh_to_conversational(tt.hh_rlhf_row(rng, p_early_divergence=0.0)) for _ in range(24)]
@@ -285,7 +278,7 @@ def test_our_dpo_loss_equals_the_trainers_on_one_batch(dpo_run):
 
 def test_held_out_margins_give_one_margin_per_pair_and_the_trainers_accuracy(dpo_run):
     """Notebook 05 counts held-out accuracy over all pairs from held_out_margins; with one batch it is the trainer's."""
-    from rlhf_helpers.dpo import held_out_margins
+    from rlhf_helpers.course.dpo import held_out_margins
 
     trainer, _ = dpo_run
     policy = trainer.model.eval()

@@ -5,7 +5,7 @@ from collections import defaultdict
 import pytest
 import torch
 
-from rlhf_helpers.dpo_math import (
+from rlhf_helpers.course.dpo_math import (
     dpo_grad_weight,
     dpo_loss,
     dpo_loss_grad_wrt_logps,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from rlhf_helpers.evaluation import (attach_adapter, ci_table, detach_adapter, metrics_with_ci, pick_rtp_prompts,
+from rlhf_helpers.course.evaluation import (attach_adapter, ci_table, detach_adapter, metrics_with_ci, pick_rtp_prompts,
                                      plot_ci_bars, sample_k)
-from rlhf_helpers.toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity, toxic_ratio
+from rlhf_helpers.course.toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity, toxic_ratio
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +18,9 @@ def toy():
     """(profile, tokenizer, chat prompts) of the tiny profile."""
     from transformers import AutoTokenizer
 
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.ppo_rollout import build_prompts
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.course.ppo_rollout import build_prompts
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(0)
     P = get_profile("06_toxicity_eval", "tiny")
@@ -105,7 +105,7 @@ def test_sample_k_is_prompt_major_and_reproducible(toy):
     # near-zero temperature: every sample is the greedy reply of its prompt, whatever batch it falls in
     grid, kl = sample_k(model, tokenizer, prompts, k=3, max_new_tokens=10, batch_size=4, temperature=1e-4)
     assert kl is None and len(grid) == 3 and all(len(row) == 3 for row in grid)
-    from rlhf_helpers.generation import generate_completions
+    from rlhf_helpers.course.generation import generate_completions
 
     greedy = generate_completions(model, tokenizer, prompts, max_new_tokens=10, progress=False)
     assert [set(row) for row in grid] == [{g} for g in greedy]
@@ -190,7 +190,7 @@ def test_ci_table_and_bars():
 # ------------------------------------------------------------------------------------------- the tiny scorer
 def test_tiny_toxicity_scorer_scores_a_batch_like_one_by_one(toy):
     """The notebook scores N*K replies in one call; padding must not change any reply's score."""
-    from rlhf_helpers.scorers import load_toxicity
+    from rlhf_helpers.course.scorers import load_toxicity
 
     P, _, _ = toy
     toxicity = load_toxicity(P)

@@ -7,12 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rlhf_helpers import dpo, grpo_exercises, ppo_exercises, reward_exercises, sft, summarize_rlhf, toxicity_metrics
-from rlhf_helpers.grpo_math import group_advantages, leave_one_out_baseline
-from rlhf_helpers.exercises import MUTATION_HINT
-from rlhf_helpers.ppo_math import kl_k1, kl_k3
-from rlhf_helpers.reward_math import gather_last_token, pairwise_loss, preference_accuracy
-from rlhf_helpers.reward_model import pad_batch
+from rlhf_helpers.checkers import nb01_sft as sft, nb02_reward_bert, nb03_reward_gpt2, nb04_ppo as ppo_exercises
+from rlhf_helpers.checkers import nb05_dpo as dpo, nb06_toxicity_eval as toxicity_metrics, nb07_summarize_rlhf as summarize_rlhf
+from rlhf_helpers.checkers import nb08_rloo_grpo as grpo_exercises
+from rlhf_helpers.course.grpo_math import group_advantages, leave_one_out_baseline
+from rlhf_helpers.checkers.core import MUTATION_HINT
+from rlhf_helpers.course.ppo_math import kl_k1, kl_k3
+from rlhf_helpers.course.reward_math import gather_last_token, pairwise_loss, preference_accuracy
+from rlhf_helpers.course.reward_model import pad_batch
 from rlhf_helpers.solutions.nb04_ppo import my_ppo_update
 
 
@@ -162,14 +164,14 @@ CHECKERS = {
     "01 labels": (sft.check_completion_only_labels, sft.completion_only_labels, labels_loop, sft.LABEL_MISTAKES,
                   labels_in_place),
     "01 rouge": (sft.check_rouge_l, sft.rouge_l_f1, rouge_l_recursive, sft.ROUGE_MISTAKES, None),
-    "02 padding": (reward_exercises.check_pad_batch, pad_batch, pad_with_torch, reward_exercises.PAD_MISTAKES, None),
-    "02 accuracy": (reward_exercises.check_preference_accuracy, preference_accuracy,
+    "02 padding": (nb02_reward_bert.check_pad_batch, pad_batch, pad_with_torch, nb02_reward_bert.PAD_MISTAKES, None),
+    "02 accuracy": (nb02_reward_bert.check_preference_accuracy, preference_accuracy,
                     lambda c, r: sum(float(a > b) for a, b in zip(c, r)) / len(c),
-                    reward_exercises.ACCURACY_MISTAKES, accuracy_sorts),
-    "03 pairwise": (reward_exercises.check_pairwise_loss, pairwise_loss, lambda c, r: F.softplus(r - c).mean(),
-                    reward_exercises.PAIRWISE_MISTAKES, None),
-    "03 last token": (reward_exercises.check_last_token_reward, gather_last_token, last_token_loop,
-                      reward_exercises.LAST_TOKEN_MISTAKES, None),
+                    nb02_reward_bert.ACCURACY_MISTAKES, accuracy_sorts),
+    "03 pairwise": (nb03_reward_gpt2.check_pairwise_loss, pairwise_loss, lambda c, r: F.softplus(r - c).mean(),
+                    nb03_reward_gpt2.PAIRWISE_MISTAKES, None),
+    "03 last token": (nb03_reward_gpt2.check_last_token_reward, gather_last_token, last_token_loop,
+                      nb03_reward_gpt2.LAST_TOKEN_MISTAKES, None),
     "04 GAE": (ppo_exercises.check_gae, ppo_exercises.reference_gae, gae_matrix, ppo_exercises.GAE_MISTAKES,
                gae_in_place),
     "04 surrogate": (ppo_exercises.check_clipped_surrogate, ppo_exercises.reference_clipped_surrogate,
@@ -235,7 +237,7 @@ def test_kl_checker_names_mistakes_of_each_estimator(capsys):
 
 
 def test_ppo_update_checker(capsys):
-    from rlhf_helpers.ppo import ppo_update
+    from rlhf_helpers.course.ppo import ppo_update
 
     check = ppo_exercises.check_ppo_update
     assert check(ppo_update) is True

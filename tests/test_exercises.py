@@ -1,6 +1,6 @@
 import torch
 
-from rlhf_helpers.exercises import check
+from rlhf_helpers.checkers.core import check
 
 
 def square(x):
@@ -80,7 +80,7 @@ def test_a_failed_case_shows_its_inputs_both_outputs_and_a_named_mistake(capsys)
 
 
 def test_large_inputs_are_shown_by_shape():
-    from rlhf_helpers.exercises import show
+    from rlhf_helpers.checkers.core import show
 
     assert show(torch.zeros(10, 10)) == "tensor of shape (10, 10), float32"
     assert show(torch.tensor([1, 2])) == "tensor([1, 2])"

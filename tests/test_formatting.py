@@ -1,4 +1,4 @@
-"""Tests for rlhf_helpers.formatting. Fast, offline: every fixture is defined here."""
+"""Tests for rlhf_helpers.course.formatting. Fast, offline: every fixture is defined here."""
 
 import gzip
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rlhf_helpers.formatting import (
+from rlhf_helpers.course.formatting import (
     check_columns,
     check_not_empty,
     extract_prompt,
@@ -335,7 +335,7 @@ def test_to_preference_dataset_on_a_datasets_dataset(capsys):
 
 def test_import_is_light():
     code = (
-        "import sys, rlhf_helpers.formatting; "
+        "import sys, rlhf_helpers.course.formatting; "
         "print(sorted({'torch', 'transformers', 'datasets'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -9,7 +9,7 @@ import pytest
 from conftest import noise_in
 from fake_hub import build_fake_hub, shared_missing
 
-from rlhf_helpers.runner import resolve_notebooks, run_notebook
+from rlhf_helpers.infra.runner import resolve_notebooks, run_notebook
 
 pytestmark = [pytest.mark.full_offline,
               pytest.mark.skipif(shared_missing() is not None, reason=shared_missing() or "")]
@@ -48,7 +48,7 @@ NEEDS = {"06_toxicity_eval": ["04_ppo_zephyr", "05_dpo", "08_rloo_grpo"], "07_su
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     out = tmp_path_factory.mktemp("fake_hub")
     env = build_fake_hub(out, ensure_toy_world(0))  # toy-world rows in the real schemas; no pad token for Zephyr

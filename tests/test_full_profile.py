@@ -1,6 +1,6 @@
 """What the full profile needs beyond the tiny one: every size settable, pad token and BOS handled the way
 the Hub's tokenizers need, adapters saved small, long rows counted, and the local copies of an offline run
-(`rlhf_helpers.offline`, `python -m rlhf_helpers download`)."""
+(`rlhf_helpers.infra.offline`, `python -m rlhf_helpers download`)."""
 
 import json
 import subprocess
@@ -12,11 +12,11 @@ import papermill as pm
 import pytest
 from fake_hub import build_model, real_tokenizer, shared_missing
 
-from rlhf_helpers import offline
-from rlhf_helpers.generation import encode_prompts, ensure_pad_token
-from rlhf_helpers.lengths import chat_pair_lengths, drop_long, sft_lengths
-from rlhf_helpers.profiles import FULL_DATASETS, SETTINGS, get_profile, merge_settings
-from rlhf_helpers.runner import notebook_parameters, resolve_notebooks, run
+from rlhf_helpers.infra import download, offline
+from rlhf_helpers.course.generation import encode_prompts, ensure_pad_token
+from rlhf_helpers.course.lengths import chat_pair_lengths, drop_long, sft_lengths
+from rlhf_helpers.infra.profiles import FULL_DATASETS, SETTINGS, get_profile, merge_settings
+from rlhf_helpers.infra.runner import notebook_parameters, resolve_notebooks, run
 
 needs_shared = pytest.mark.skipif(shared_missing() is not None, reason=shared_missing() or "")
 ZEPHYR = "HuggingFaceH4/zephyr-7b-alpha"
@@ -51,7 +51,7 @@ def test_named_parameters_and_overrides_merge_or_refuse():
 def _parameterised_notebook(path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("X = 1\nY = []\nOVERRIDES = {}"),
-                nbformat.v4.new_code_cell("from rlhf_helpers.results import report\n"
+                nbformat.v4.new_code_cell("from rlhf_helpers.infra.results import report\n"
                                           "report('09_fake', {'x': X, 'y': len(Y), 'n': len(OVERRIDES)})")]
     nb.cells[0].metadata["tags"] = ["parameters"]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -121,8 +121,8 @@ def test_generation_sees_the_tokens_dpo_trains_on():
     """One convention: the chat template's text, no special tokens added (as apply_chat_template and TRL)."""
     from trl.data_utils import _tokenize
 
-    from rlhf_helpers.ppo import PPOConfig
-    from rlhf_helpers.ppo_rollout import build_prompts, generate_responses
+    from rlhf_helpers.course.ppo import PPOConfig
+    from rlhf_helpers.course.ppo_rollout import build_prompts, generate_responses
 
     tok = real_tokenizer(ZEPHYR)
     ensure_pad_token(tok)
@@ -141,7 +141,7 @@ def test_save_policy_does_not_save_the_frozen_lm_head(tmp_path):
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import load_file
 
-    from rlhf_helpers.ppo import ValueHead, save_policy
+    from rlhf_helpers.course.ppo import ValueHead, save_policy
 
     cfg = tf.MistralConfig(vocab_size=1000, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                            num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
@@ -205,7 +205,7 @@ def test_download_fetches_what_the_notebooks_load_to_where_the_profile_reads_it(
         return str(local_dir or tmp_path / "hub" / repo_id)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    fetched = offline.download(["07_summarize_rlhf"])
+    fetched = download.download(["07_summarize_rlhf"])
     assert fetched == {"models": ["gpt2"], "datasets": [FULL_DATASETS["comparisons"], FULL_DATASETS["tldr"]],
                        "metrics": ["rouge"]}
     assert sorted(calls) == sorted([("gpt2", None), (FULL_DATASETS["comparisons"], "dataset"),
@@ -216,10 +216,10 @@ def test_download_fetches_what_the_notebooks_load_to_where_the_profile_reads_it(
 
 
 def test_download_lists_every_notebook_and_rejects_unknown_ones():
-    assert set(offline.NEEDS) == {p.stem for p in resolve_notebooks([])}
-    assert "HuggingFaceH4/zephyr-7b-alpha" in offline.needs(["04_ppo_zephyr"])["models"]
+    assert set(download.NEEDS) == {p.stem for p in resolve_notebooks([])}
+    assert "HuggingFaceH4/zephyr-7b-alpha" in download.needs(["04_ppo_zephyr"])["models"]
     with pytest.raises(ValueError, match="unknown notebook"):
-        offline.needs(["99_nothing"])
+        download.needs(["99_nothing"])
     proc = subprocess.run([sys.executable, "-m", "rlhf_helpers", "download", "--dry-run", "05"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "Anthropic/hh-rlhf" in proc.stdout and "toxicity" in proc.stdout

@@ -1,8 +1,8 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlhf_helpers.generation import generate_completions
-from rlhf_helpers.toy import ensure_toy_world
+from rlhf_helpers.course.generation import generate_completions
+from rlhf_helpers.infra.toy import ensure_toy_world
 
 
 def test_batched_left_padded_generation_equals_one_by_one():
@@ -21,7 +21,7 @@ def test_batched_left_padded_generation_equals_one_by_one():
 def test_check_eos_accepts_a_matching_tokenizer_and_names_a_wrong_eos():
     import pytest
 
-    from rlhf_helpers.generation import check_eos
+    from rlhf_helpers.course.generation import check_eos
 
     path = ensure_toy_world(0) / "models" / "zephyr-7b-alpha"
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from rlhf_helpers import grpo
-from rlhf_helpers.grpo_math import grpo_loss, group_advantages, leave_one_out_baseline, rloo_advantages
-from rlhf_helpers.toy import arithmetic_answer, arithmetic_question
-from rlhf_helpers.toy.text import arithmetic_pretraining_pair, arithmetic_reply
+from rlhf_helpers.course import grpo
+from rlhf_helpers.course.grpo_math import grpo_loss, group_advantages, leave_one_out_baseline, rloo_advantages
+from rlhf_helpers.infra.toy import arithmetic_answer, arithmetic_question
+from rlhf_helpers.infra.toy.text import arithmetic_pretraining_pair, arithmetic_reply
 
 
 # --------------------------------------------------------------------------- math
@@ -122,7 +122,7 @@ def test_measure_reports_time_and_memory_growth():
 
 
 def test_full_memory_estimate_fits_a_t4_and_grows_with_the_batch():
-    from rlhf_helpers.profiles import SETTINGS
+    from rlhf_helpers.infra.profiles import SETTINGS
 
     full = SETTINGS["08_rloo_grpo"]["full"]
     est = grpo.estimate_full_memory(full["micro_batch_size"], 128, full["max_new_tokens"])

@@ -12,8 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rlhf_helpers.reward_math import gather_last_token, pairwise_loss
-from rlhf_helpers.toxicity_metrics import clustered_scores
+from rlhf_helpers.course.reward_math import gather_last_token, pairwise_loss
+from rlhf_helpers.checkers.nb06_toxicity_eval import clustered_scores
 from rlhf_helpers.solutions import nb02_open, nb03_open, nb04_open, nb05_open, nb06_open
 
 
@@ -114,7 +114,7 @@ def test_ptx_term_is_the_masked_next_token_nll_and_descent_raises_the_likelihood
 
 def test_polite_vs_rude_keeps_exactly_the_pairs_with_a_rude_rejected_reply():
     datasets = pytest.importorskip("datasets")
-    from rlhf_helpers.toy.text import TOXIC_WORDS
+    from rlhf_helpers.infra.toy.text import TOXIC_WORDS
 
     insult = TOXIC_WORDS[0]
     rows = [{"chosen": "\n\nHuman: hi\n\nAssistant: Sure, happy to help.",
@@ -128,7 +128,7 @@ def test_polite_vs_rude_keeps_exactly_the_pairs_with_a_rude_rejected_reply():
 
 
 def test_exercise_configs_change_only_what_the_exercise_says():
-    from rlhf_helpers.ppo import PPOConfig
+    from rlhf_helpers.course.ppo import PPOConfig
 
     config = PPOConfig()
     adaptive = nb04_open.adaptive_kl_config(config, kl_target=2.0, horizon_factor=0.5)

@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import pytest  # noqa: E402
 
-from rlhf_helpers.plotting import load_log_history, metric_series, plot_dashboard, plot_metrics  # noqa: E402
+from rlhf_helpers.course.plotting import load_log_history, metric_series, plot_dashboard, plot_metrics  # noqa: E402
 
 HISTORY = [{"loss": 3.0, "step": 10}, {"loss": 2.0, "step": 20}, {"eval_loss": 2.5, "step": 20},
            {"loss": 1.0, "step": 30}, {"train_runtime": 5.0, "step": 30}]
@@ -49,7 +49,7 @@ def test_dashboard_has_one_panel_per_metric():
 def test_every_plot_labels_both_axes():
     import matplotlib
     matplotlib.use("Agg")
-    from rlhf_helpers.plotting import plot_dashboard, plot_metrics
+    from rlhf_helpers.course.plotting import plot_dashboard, plot_metrics
 
     history = [{"step": 1, "loss": 0.7, "kl": 0.0}, {"step": 2, "loss": 0.5, "kl": 0.3}]
     ax = plot_metrics(history, ["loss"])
@@ -60,7 +60,7 @@ def test_every_plot_labels_both_axes():
 
 
 def test_method_colours_are_one_per_method_and_unknown_names_are_refused():
-    from rlhf_helpers.plotting import METHOD_COLORS, method_color
+    from rlhf_helpers.course.plotting import METHOD_COLORS, method_color
 
     assert method_color("PPO") == method_color("ppo (β = 0.1)") == METHOD_COLORS["ppo"]
     methods = ["base", "ppo", "dpo", "rloo", "grpo"]
@@ -73,7 +73,7 @@ def test_dashboard_x_axis_names_what_it_counts():
     import matplotlib
 
     matplotlib.use("Agg")
-    from rlhf_helpers.plotting import plot_dashboard
+    from rlhf_helpers.course.plotting import plot_dashboard
 
     history = [{"step": i, "score": float(i), "kl": 0.1 * i} for i in range(1, 4)]
     fig = plot_dashboard(history, ["score", "kl"], xlabel="PPO iteration")

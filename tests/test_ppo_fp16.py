@@ -4,16 +4,16 @@ import math
 
 import torch
 
-from rlhf_helpers.ppo import FixedKLController, PPOConfig, ValueHead, make_optimizer, ppo_step
-from rlhf_helpers.toy import is_toxic
+from rlhf_helpers.course.ppo import FixedKLController, PPOConfig, ValueHead, make_optimizer, ppo_step
+from rlhf_helpers.infra.toy import is_toxic
 
 
 def test_ppo_step_on_an_fp16_base_keeps_trainable_weights_in_fp32():
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(0)
     path = get_profile("04_ppo_zephyr", "tiny").models["zephyr"]

@@ -1,18 +1,18 @@
-"""The PPO loop (rlhf_helpers.ppo, ppo_rollout) and the exercise checkers of notebook 04, on the toy chat model."""
+"""The PPO loop (rlhf_helpers.course.ppo, ppo_rollout) and the exercise checkers of notebook 04, on the toy chat model."""
 
 import math
 
 import pytest
 import torch
 
-from rlhf_helpers.ppo import FixedKLController, PPOConfig, ValueHead, compute_advantages, load_value_head, \
+from rlhf_helpers.course.ppo import FixedKLController, PPOConfig, ValueHead, compute_advantages, load_value_head, \
     make_optimizer, ppo_step, ppo_update, save_policy, train_ppo
-from rlhf_helpers.ppo_exercises import check_clipped_surrogate, check_gae, check_kl_estimators, \
+from rlhf_helpers.checkers.nb04_ppo import check_clipped_surrogate, check_gae, check_kl_estimators, \
     reference_clipped_surrogate, reference_gae
-from rlhf_helpers.ppo_math import clipped_surrogate_loss, kl_k1, kl_k3
-from rlhf_helpers.ppo_rollout import collect_rollout, forward_logprobs_values, generate_responses, \
+from rlhf_helpers.course.ppo_math import clipped_surrogate_loss, kl_k1, kl_k3
+from rlhf_helpers.course.ppo_rollout import collect_rollout, forward_logprobs_values, generate_responses, \
     build_prompts, response_mask_from_ids
-from rlhf_helpers.toy import is_toxic
+from rlhf_helpers.infra.toy import is_toxic
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,8 @@ def chat():
     """The toy chat model (full precision, for speed) and its tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(0)
     path = get_profile("04_ppo_zephyr", "tiny").models["zephyr"]
@@ -81,7 +81,7 @@ def test_logprobs_match_the_sampler_with_absolute_positions_and_temperature():
     log-probs must be those of the sampler's own tempered distribution (`scores`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     path = ensure_toy_world(0) / "models" / "gpt2"
     model, tok = AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
@@ -115,7 +115,7 @@ def test_value_head_detaches_and_starts_at_zero():
 
 def test_adaptive_beta_moves_visibly_in_a_course_sized_run():
     """12 iterations of 32 rollouts (notebook 04, tiny) far from the target must move β by a third or more."""
-    from rlhf_helpers.ppo_math import AdaptiveKLController
+    from rlhf_helpers.course.ppo_math import AdaptiveKLController
 
     config = PPOConfig(adaptive_kl=True, kl_target=2.0)
     for kl, moved in [(0.0, lambda beta: beta < 0.67 * config.beta), (6.0, lambda beta: beta > 1.5 * config.beta)]:
@@ -126,7 +126,7 @@ def test_adaptive_beta_moves_visibly_in_a_course_sized_run():
 
 
 def test_compute_advantages_puts_score_on_last_token():
-    from rlhf_helpers.ppo_rollout import Rollout
+    from rlhf_helpers.course.ppo_rollout import Rollout
 
     mask = torch.tensor([[1, 1, 1, 0]])
     logp, ref = torch.tensor([[-1.0, -1.0, -1.0, -5.0]]), torch.tensor([[-2.0, -1.0, -1.5, -9.0]])
@@ -251,7 +251,7 @@ def test_value_head_cannot_shrink_the_policy_step(chat):
 
     from transformers import AutoModelForCausalLM
 
-    from rlhf_helpers.ppo_math import clipped_value_loss
+    from rlhf_helpers.course.ppo_math import clipped_value_loss
 
     model, tok = chat
     policy = lora(AutoModelForCausalLM.from_pretrained(model.name_or_path))

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from rlhf_helpers.ppo_math import (
+from rlhf_helpers.course.ppo_math import (
     AdaptiveKLController,
     approx_kl,
     clipped_surrogate_loss,

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from rlhf_helpers.precision import Precision, choose_precision, trainable_params_to_fp32
-from rlhf_helpers.profiles import get_profile
-from rlhf_helpers.quantization import nf4_config
+from rlhf_helpers.infra.precision import Precision, choose_precision, trainable_params_to_fp32
+from rlhf_helpers.infra.profiles import get_profile
+from rlhf_helpers.course.quantization import nf4_config
 
 
 @pytest.fixture

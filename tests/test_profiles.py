@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rlhf_helpers import profiles
-from rlhf_helpers.profiles import get_profile, setup
+from rlhf_helpers.infra import profiles
+from rlhf_helpers.infra.profiles import get_profile, setup
 
 
 def test_unknown_profile_lists_the_valid_ones():

@@ -5,13 +5,13 @@ import torch
 
 bnb = pytest.importorskip("bitsandbytes")
 
-from rlhf_helpers.quantization import footprint_gib, keep_cpu_4bit_training_layout, load_4bit_causal_lm  # noqa: E402
+from rlhf_helpers.course.quantization import footprint_gib, keep_cpu_4bit_training_layout, load_4bit_causal_lm  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def zephyr_path():
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(0)
     return get_profile("04_ppo_zephyr", "tiny").models["zephyr"]

@@ -1,4 +1,4 @@
-"""Library noise is silenced at its source, and only that noise (rlhf_helpers.quiet)."""
+"""Library noise is silenced at its source, and only that noise (rlhf_helpers.infra.quiet)."""
 
 import json
 import subprocess
@@ -22,7 +22,7 @@ def test_bitsandbytes_kernels_message_is_silenced_before_import():
         pytest.skip("bitsandbytes only looks for the optional kernel on CPUs with avx512_bf16")
     noisy = _stderr_of("import bitsandbytes")
     assert "gemm_4bit_forward" in noisy and "publisher trust check" in noisy  # the noise exists without us
-    quiet = _stderr_of("from rlhf_helpers.quiet import silence_library_noise; silence_library_noise(); "
+    quiet = _stderr_of("from rlhf_helpers.infra.quiet import silence_library_noise; silence_library_noise(); "
                        "import bitsandbytes, logging; logging.getLogger('bitsandbytes.backends.cpu.ops').warning('kept'); "
                        "logging.getLogger('kernels._internals.hf_hub').warning('also kept')")
     assert "gemm_4bit_forward" not in quiet and "publisher trust check" not in quiet  # only those messages go
@@ -30,7 +30,7 @@ def test_bitsandbytes_kernels_message_is_silenced_before_import():
 
 
 def test_peft_reading_the_old_checkpointing_name_warns_no_more():
-    from rlhf_helpers.quiet import silence_library_noise
+    from rlhf_helpers.infra.quiet import silence_library_noise
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -65,7 +65,7 @@ def test_notebooks_and_code_use_the_new_checkpointing_name():
 def test_load_report_off_hides_the_report_and_restores_verbosity(caplog):
     from transformers.utils import logging as hf_logging
 
-    from rlhf_helpers.quiet import load_report_off
+    from rlhf_helpers.infra.quiet import load_report_off
 
     before = hf_logging.get_verbosity()
     with load_report_off():
@@ -87,7 +87,7 @@ def test_the_notebook_output_check_finds_noise_and_passes_clean_output():
 def test_load_report_keeps_its_words_and_loses_its_terminal_codes(tmp_path, caplog):
     from transformers import BertConfig, BertForSequenceClassification, BertModel
 
-    from rlhf_helpers.quiet import silence_library_noise
+    from rlhf_helpers.infra.quiet import silence_library_noise
 
     config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
     BertModel(config).save_pretrained(tmp_path)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlhf_helpers.profiles import FULL_DATASETS, FULL_MODELS, SETTINGS
-from rlhf_helpers.recipes import RECIPES, RUNS, recipe_values, to_yaml
-from rlhf_helpers.train_ppo import load_recipe
+from rlhf_helpers.infra.profiles import FULL_DATASETS, FULL_MODELS, SETTINGS
+from rlhf_helpers.infra.recipes import RECIPES, RUNS, recipe_values, to_yaml
+from rlhf_helpers.infra.train_ppo import load_recipe
 
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -19,7 +19,7 @@ RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"
 def test_committed_recipe_is_what_settings_write(name):
     committed = (RECIPE_DIR / f"{name}.yaml").read_text()
     assert committed == to_yaml(name, "full", recipe_values(name, "full")), (
-        f"recipes/{name}.yaml differs from profiles.SETTINGS: run `python -m rlhf_helpers.recipes write --profile full`")
+        f"recipes/{name}.yaml differs from profiles.SETTINGS: run `python -m rlhf_helpers.infra.recipes write --profile full`")
 
 
 def test_a_settings_change_reaches_the_recipe():
@@ -52,7 +52,7 @@ def test_full_trl_recipe_parses_with_the_cli_parser(name):
 
 @pytest.mark.parametrize("name", [n for n, r in RECIPES.items() if r.command == "ppo"])
 def test_full_ppo_recipe_loads_into_the_script_config(name):
-    from rlhf_helpers.ppo import PPOConfig
+    from rlhf_helpers.course.ppo import PPOConfig
 
     recipe = load_recipe(RECIPE_DIR / f"{name}.yaml")
     config = PPOConfig(**recipe.ppo)
@@ -84,9 +84,9 @@ def test_summary_reward_recipe_data_has_notebook_07s_wrong_post_pairs(tmp_path):
 
     from datasets import load_dataset
 
-    from rlhf_helpers.recipes import data_path, prepare_data
-    from rlhf_helpers.summarize_rlhf import summary_text
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.recipes import data_path, prepare_data
+    from rlhf_helpers.course.summarize_rlhf import summary_text
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(0)
     out = prepare_data("reward_summarize", "tiny", root=str(tmp_path), max_rows=50)

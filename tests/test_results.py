@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlhf_helpers.results import report
+from rlhf_helpers.infra.results import report
 
 
 def test_writes_flat_json_when_results_dir_is_set(tmp_path, monkeypatch, capsys):
@@ -33,9 +33,9 @@ def test_rejects_non_numbers_and_nan():
 
 from types import SimpleNamespace  # noqa: E402
 
-from rlhf_helpers.expected import EXPECTED, Expected  # noqa: E402
-from rlhf_helpers.profiles import SETTINGS, get_profile  # noqa: E402
-from rlhf_helpers.results import STRICT_ENV, expect, format_range, in_range  # noqa: E402
+from rlhf_helpers.infra.expected import EXPECTED, Expected  # noqa: E402
+from rlhf_helpers.infra.profiles import SETTINGS, get_profile  # noqa: E402
+from rlhf_helpers.infra.results import STRICT_ENV, expect, format_range, in_range  # noqa: E402
 
 RANGES = {"acc": Expected("accuracy", (0.8, 1.0), "≈ 0.6"), "loss": Expected("loss", (None, 0.5), "≈ 2")}
 
@@ -96,7 +96,7 @@ def test_every_notebook_has_expected_values_with_sane_ranges():
 
 
 def test_real_profile_with_defaults_is_unchanged():
-    from rlhf_helpers.expected import changed_settings
+    from rlhf_helpers.infra.expected import changed_settings
 
     assert changed_settings(get_profile("04_ppo_zephyr", "tiny", seed=1)) == []
     assert changed_settings(get_profile("04_ppo_zephyr", "tiny", seed=1, settings={"batch_size": 8})) == ["batch_size"]

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from rlhf_helpers.reward_math import (
+from rlhf_helpers.course.reward_math import (
     gather_last_token,
     last_token_index,
     pairwise_loss,

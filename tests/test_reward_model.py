@@ -1,4 +1,4 @@
-"""Tests of the reward-model helpers of notebooks 02 and 03 (reward_model.py, reward_exercises.py)."""
+"""Tests of the reward-model helpers of notebooks 02 and 03 (reward_model.py, checkers/nb02_reward_bert.py, checkers/nb03_reward_gpt2.py)."""
 
 import math
 from collections import Counter
@@ -6,17 +6,17 @@ from collections import Counter
 import pytest
 import torch
 
-from rlhf_helpers import reward_exercises as ex
-from rlhf_helpers.reward_math import gather_last_token, pairwise_loss, preference_accuracy
-from rlhf_helpers.reward_model import (BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS, filter_long_pairs,
+from rlhf_helpers.checkers import nb02_reward_bert, nb03_reward_gpt2
+from rlhf_helpers.course.reward_math import gather_last_token, pairwise_loss, preference_accuracy
+from rlhf_helpers.course.reward_model import (BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS, filter_long_pairs,
                                        own_summary_win_rate, reward_head_from_next_sentence,
                                        pad_batch, reward_lora_config, score, tokenize_text_pairs, two_label_reward)
 
 
 @pytest.fixture(scope="module")
 def toy():
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(0)
     return get_profile("02_reward_bert", "tiny")
@@ -246,32 +246,32 @@ def _not_attempted(*args):
 
 
 def test_check_preference_accuracy(capsys):
-    assert ex.check_preference_accuracy(preference_accuracy)
-    assert not ex.check_preference_accuracy(lambda c, r: (c >= r).float().mean())  # ties counted right
-    assert not ex.check_preference_accuracy(_not_attempted)
+    assert nb02_reward_bert.check_preference_accuracy(preference_accuracy)
+    assert not nb02_reward_bert.check_preference_accuracy(lambda c, r: (c >= r).float().mean())  # ties counted right
+    assert not nb02_reward_bert.check_preference_accuracy(_not_attempted)
     assert "⏭" in capsys.readouterr().out
 
 
 def test_check_pad_batch():
-    assert ex.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id))
-    assert not ex.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id, pad_to=16))  # fixed, not dynamic
-    assert not ex.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id, side="left"))
-    assert not ex.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, 0))  # ignores pad_id
+    assert nb02_reward_bert.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id))
+    assert not nb02_reward_bert.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id, pad_to=16))  # fixed, not dynamic
+    assert not nb02_reward_bert.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, pad_id, side="left"))
+    assert not nb02_reward_bert.check_pad_batch(lambda seqs, pad_id: pad_batch(seqs, 0))  # ignores pad_id
 
 
 def test_check_pairwise_loss():
-    assert ex.check_pairwise_loss(pairwise_loss)
-    assert ex.check_pairwise_loss(lambda c, r: torch.nn.functional.softplus(r - c).mean())  # same maths
-    assert not ex.check_pairwise_loss(lambda c, r: -torch.log(torch.sigmoid(c - r)).mean())  # inf at -300
-    assert not ex.check_pairwise_loss(lambda c, r: -torch.nn.functional.logsigmoid(r - c).mean())  # swapped
-    assert not ex.check_pairwise_loss(lambda c, r: -torch.nn.functional.logsigmoid(c - r).sum())  # sum, not mean
+    assert nb03_reward_gpt2.check_pairwise_loss(pairwise_loss)
+    assert nb03_reward_gpt2.check_pairwise_loss(lambda c, r: torch.nn.functional.softplus(r - c).mean())  # same maths
+    assert not nb03_reward_gpt2.check_pairwise_loss(lambda c, r: -torch.log(torch.sigmoid(c - r)).mean())  # inf at -300
+    assert not nb03_reward_gpt2.check_pairwise_loss(lambda c, r: -torch.nn.functional.logsigmoid(r - c).mean())  # swapped
+    assert not nb03_reward_gpt2.check_pairwise_loss(lambda c, r: -torch.nn.functional.logsigmoid(c - r).sum())  # sum, not mean
 
 
 def test_check_last_token_reward():
-    assert ex.check_last_token_reward(gather_last_token)
+    assert nb03_reward_gpt2.check_last_token_reward(gather_last_token)
     right_only = lambda v, m: v[torch.arange(v.shape[0]), m.sum(-1) - 1]
-    assert not ex.check_last_token_reward(right_only)
-    assert not ex.check_last_token_reward(lambda v, m: v[:, -1])  # the last column
+    assert not nb03_reward_gpt2.check_last_token_reward(right_only)
+    assert not nb03_reward_gpt2.check_last_token_reward(lambda v, m: v[:, -1])  # the last column
 
 
 def test_reward_model_scorer_scores_a_text_as_reward_trainer_trained_on_it(toy, tmp_path):
@@ -279,8 +279,8 @@ def test_reward_model_scorer_scores_a_text_as_reward_trainer_trained_on_it(toy, 
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
-    from rlhf_helpers.formatting import messages_to_transcript
-    from rlhf_helpers.ppo_rollout import RewardModelScorer
+    from rlhf_helpers.course.formatting import messages_to_transcript
+    from rlhf_helpers.course.ppo_rollout import RewardModelScorer
 
     model, tok = _load(toy, "distilroberta")
     with torch.no_grad():  # a head of real size: a random 0.02-std head hides small differences
@@ -309,7 +309,7 @@ def test_reward_lora_config_knows_gpt2_conv1d_layout():
 def test_summary_only_pairs_break_the_chosen_summary_without_the_post():
     from datasets import Dataset
 
-    from rlhf_helpers.reward_model import summary_only_pairs
+    from rlhf_helpers.course.reward_model import summary_only_pairs
 
     rows = Dataset.from_list([{"prompt": f"post {i}", "chosen": "TL;DR: my dad sold my bike and i feel sad",
                                "rejected": "TL;DR: my mom sold my bike and i feel sad"} for i in range(40)])
@@ -330,7 +330,7 @@ def test_summary_only_pairs_break_the_chosen_summary_without_the_post():
 def test_wrong_post_pairs_reject_another_posts_summary_and_never_the_same_post():
     from datasets import Dataset
 
-    from rlhf_helpers.reward_model import add_wrong_post_pairs
+    from rlhf_helpers.course.reward_model import add_wrong_post_pairs
 
     # as in the real comparisons, each post has several rows; posts 0 and 1 share a summary text
     rows = [{"prompt": f"post {i % 10}", "chosen": f"TL;DR: good {max(i % 10, 1)}", "rejected": f"bad {i}", "id": i}
@@ -374,7 +374,7 @@ def test_wrong_post_pairs_reject_another_posts_summary_and_never_the_same_post()
 def test_split_by_prompt_keeps_every_prompt_on_one_side():
     from datasets import Dataset
 
-    from rlhf_helpers.reward_model import split_by_prompt
+    from rlhf_helpers.course.reward_model import split_by_prompt
 
     rows = Dataset.from_list([{"prompt": f"q{i % 30}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(300)])
     split = split_by_prompt(rows, test_size=40, seed=1)

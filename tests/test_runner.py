@@ -4,7 +4,7 @@ import sys
 
 import nbformat
 
-from rlhf_helpers.runner import resolve_notebooks, run
+from rlhf_helpers.infra.runner import resolve_notebooks, run
 
 
 def write(path, sources):
@@ -17,7 +17,7 @@ def write(path, sources):
 
 def test_runner_reports_metrics_and_the_failing_cell(tmp_path, capsys):
     good = write(tmp_path / "01_good.ipynb", [
-        "import os; from rlhf_helpers.results import report",
+        "import os; from rlhf_helpers.infra.results import report",
         "report('01_good', {'answer': 42, 'profile_is_tiny': os.environ['RLHF_PROFILE'] == 'tiny'})"])
     bad = write(tmp_path / "02_bad.ipynb", ["x = 1", "raise RuntimeError('boom')", "y = 2"])
     code = run([str(good), str(bad)], "tiny", tmp_path / "runs", jobs=1)
@@ -35,7 +35,7 @@ def test_a_kernel_that_dies_is_reported_in_seconds_and_the_next_notebook_runs(tm
     import time
 
     crash = write(tmp_path / "01_crash.ipynb", ["x = 1", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
-    after = write(tmp_path / "02_after.ipynb", ["from rlhf_helpers.results import report", "report('02_after', {'ran': 1})"])
+    after = write(tmp_path / "02_after.ipynb", ["from rlhf_helpers.infra.results import report", "report('02_after', {'ran': 1})"])
     start = time.perf_counter()
     code = run([str(crash), str(after)], "tiny", tmp_path / "runs", jobs=1)
     out = capsys.readouterr().out
@@ -45,7 +45,7 @@ def test_a_kernel_that_dies_is_reported_in_seconds_and_the_next_notebook_runs(tm
 
 
 def test_tiny_runs_two_notebooks_at_a_time_on_two_cores_and_full_one(monkeypatch):
-    from rlhf_helpers import runner
+    from rlhf_helpers.infra import runner
 
     for cores, tiny in [(1, 1), (2, 2), (16, 2), (None, 1)]:
         monkeypatch.setattr(runner.os, "cpu_count", lambda: cores)
@@ -53,7 +53,7 @@ def test_tiny_runs_two_notebooks_at_a_time_on_two_cores_and_full_one(monkeypatch
 
 
 def test_notebook_names_resolve_in_course_order():
-    from rlhf_helpers.runner import RUN_ORDER
+    from rlhf_helpers.infra.runner import RUN_ORDER
 
     names = [p.stem for p in resolve_notebooks([])]
     assert names == RUN_ORDER  # by number, except 08 before 06 (06 compares 08's policies)
@@ -69,13 +69,13 @@ def test_cli_rejects_an_unknown_profile():
 
 def _fake_stage(tmp_path, monkeypatch, weights: str) -> None:
     """Artifacts in tmp_path, and a notebook 09_fake (the only one) that writes `weights` to its model.bin."""
-    from rlhf_helpers import runner
+    from rlhf_helpers.infra import runner
 
     monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
     write(nb_dir / "09_fake.ipynb", [
-        "from rlhf_helpers.profiles import get_profile",
+        "from rlhf_helpers.infra.profiles import get_profile",
         f"(get_profile('09_fake').output_dir() / 'model.bin').write_text({weights!r})"])
     monkeypatch.setattr(runner, "notebooks_dir", lambda: nb_dir)
 
@@ -83,8 +83,8 @@ def _fake_stage(tmp_path, monkeypatch, weights: str) -> None:
 def test_ensure_stage_runs_a_missing_stage_in_tiny_and_refuses_in_full(tmp_path, monkeypatch):
     import pytest
 
-    from rlhf_helpers import runner
-    from rlhf_helpers.profiles import get_profile
+    from rlhf_helpers.infra import runner
+    from rlhf_helpers.infra.profiles import get_profile
 
     _fake_stage(tmp_path, monkeypatch, "weights")
     tiny = get_profile("09_fake", "tiny")
@@ -96,8 +96,8 @@ def test_ensure_stage_runs_a_missing_stage_in_tiny_and_refuses_in_full(tmp_path,
 
 def test_ensure_stage_rebuilds_a_tiny_stage_trained_with_another_toy_world(tmp_path, monkeypatch):
     """A stage trained with an older toy world (another BUILD_VERSION) is not loaded by a later notebook."""
-    from rlhf_helpers import runner
-    from rlhf_helpers.profiles import TOY_WORLD_STAMP, get_profile, toy_world_name
+    from rlhf_helpers.infra import runner
+    from rlhf_helpers.infra.profiles import TOY_WORLD_STAMP, get_profile, toy_world_name
 
     _fake_stage(tmp_path, monkeypatch, "new weights")
     tiny = get_profile("10_later", "tiny")
@@ -114,15 +114,15 @@ def test_ensure_stage_rebuilds_a_tiny_stage_trained_with_another_toy_world(tmp_p
 def test_ensure_stage_rebuilds_an_earlier_stage_with_the_same_seed_in_its_own_folder(tmp_path, monkeypatch):
     """Each toy-world seed has its own tokenizer: a stage rebuilt for a seed-1 notebook must be trained on seed 1,
     and must not overwrite (or be mistaken for) seed 0's."""
-    from rlhf_helpers import runner
-    from rlhf_helpers.profiles import get_profile
+    from rlhf_helpers.infra import runner
+    from rlhf_helpers.infra.profiles import get_profile
 
     monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
     path = write(nb_dir / "09_fake.ipynb", [
         "SEED = 0",
-        "from rlhf_helpers.profiles import get_profile\n"
+        "from rlhf_helpers.infra.profiles import get_profile\n"
         "(get_profile('09_fake', seed=SEED).output_dir() / 'model.bin').write_text(f'seed {SEED}')"])
     nb = nbformat.read(path, as_version=4)
     nb.cells[0].metadata["tags"] = ["parameters"]
@@ -136,7 +136,7 @@ def test_ensure_stage_rebuilds_an_earlier_stage_with_the_same_seed_in_its_own_fo
 
 def test_side_by_side_runs_overlap_and_wait_for_the_stages_they_load(tmp_path, capsys, monkeypatch):
     """--jobs 2: independent notebooks run at the same time; a notebook starts after the one it loads has finished."""
-    import rlhf_helpers.runner as runner
+    import rlhf_helpers.infra.runner as runner
 
     monkeypatch.setattr(runner, "STAGE_NEEDS", {"03_loader": ["01_stage"]})
 
@@ -161,7 +161,7 @@ def test_side_by_side_runs_overlap_and_wait_for_the_stages_they_load(tmp_path, c
 def test_side_by_side_refuses_notebooks_that_wait_for_each_other(tmp_path, monkeypatch):
     import pytest
 
-    import rlhf_helpers.runner as runner
+    import rlhf_helpers.infra.runner as runner
 
     monkeypatch.setattr(runner, "STAGE_NEEDS", {"01_a": ["02_b"], "02_b": ["01_a"]})
     paths = [write(tmp_path / f"{n}.ipynb", ["x = 1"]) for n in ("01_a", "02_b")]
@@ -172,7 +172,7 @@ def test_side_by_side_refuses_notebooks_that_wait_for_each_other(tmp_path, monke
 def test_stage_needs_match_the_notebooks_ensure_stage_calls():
     import re
 
-    from rlhf_helpers.runner import STAGE_NEEDS
+    from rlhf_helpers.infra.runner import STAGE_NEEDS
 
     found = {}
     for path in resolve_notebooks([]):

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from rouge_score import rouge_scorer
 
-from rlhf_helpers.profiles import get_profile
-from rlhf_helpers.scorers import OfflineRouge, load_rouge, load_toxicity
+from rlhf_helpers.infra.profiles import get_profile
+from rlhf_helpers.course.scorers import OfflineRouge, load_rouge, load_toxicity
 
 PREDS = ["my sister took my car and i feel sad", "i like turtles", "my dad moved away"]
 REFS = ["my sister borrowed my car and i feel sad", "my mom lost my keys and i feel hurt", "my dad moved away"]

@@ -3,9 +3,9 @@ import random
 import torch
 from rouge_score import rouge_scorer
 
-from rlhf_helpers.toy import text as tt
-from rlhf_helpers.sft import (IGNORE_INDEX, check_completion_only_labels, check_rouge_l, completion_only_labels,
-                              rouge_l_f1)
+from rlhf_helpers.infra.toy import text as tt
+from rlhf_helpers.course.sft import IGNORE_INDEX, completion_only_labels, rouge_l_f1
+from rlhf_helpers.checkers.nb01_sft import check_completion_only_labels, check_rouge_l
 
 
 def test_completion_only_labels_hand_case():
@@ -40,7 +40,7 @@ def test_rouge_checker_accepts_reference_and_rejects_wrong():
     assert check_rouge_l(rouge_l_f1)
 
     def precision_only(pred, ref):
-        from rlhf_helpers.sft import lcs_length, rouge_tokens
+        from rlhf_helpers.course.sft import lcs_length, rouge_tokens
 
         p, r = rouge_tokens(pred), rouge_tokens(ref)
         return lcs_length(p, r) / len(p) if p else 0.0

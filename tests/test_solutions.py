@@ -4,15 +4,17 @@ import importlib
 
 import pytest
 
-from rlhf_helpers import dpo, grpo_exercises, ppo_exercises, reward_exercises, sft, summarize_rlhf, toxicity_metrics
+from rlhf_helpers.checkers import nb01_sft as sft, nb02_reward_bert, nb03_reward_gpt2, nb04_ppo as ppo_exercises
+from rlhf_helpers.checkers import nb05_dpo as dpo, nb06_toxicity_eval as toxicity_metrics, nb07_summarize_rlhf as summarize_rlhf
+from rlhf_helpers.checkers import nb08_rloo_grpo as grpo_exercises
 
 SOLUTIONS = [
     ("nb01_sft", sft.check_completion_only_labels, ["my_completion_only_labels"]),
     ("nb01_sft", sft.check_rouge_l, ["my_rouge_l_f1"]),
-    ("nb02_reward_bert", reward_exercises.check_pad_batch, ["my_pad_batch"]),
-    ("nb02_reward_bert", reward_exercises.check_preference_accuracy, ["my_preference_accuracy"]),
-    ("nb03_reward_gpt2", reward_exercises.check_pairwise_loss, ["my_pairwise_loss"]),
-    ("nb03_reward_gpt2", reward_exercises.check_last_token_reward, ["my_last_token_reward"]),
+    ("nb02_reward_bert", nb02_reward_bert.check_pad_batch, ["my_pad_batch"]),
+    ("nb02_reward_bert", nb02_reward_bert.check_preference_accuracy, ["my_preference_accuracy"]),
+    ("nb03_reward_gpt2", nb03_reward_gpt2.check_pairwise_loss, ["my_pairwise_loss"]),
+    ("nb03_reward_gpt2", nb03_reward_gpt2.check_last_token_reward, ["my_last_token_reward"]),
     ("nb04_ppo", ppo_exercises.check_kl_estimators, ["my_kl_k1", "my_kl_k3"]),
     ("nb04_ppo", ppo_exercises.check_gae, ["my_gae"]),
     ("nb04_ppo", ppo_exercises.check_clipped_surrogate, ["my_clipped_surrogate"]),

@@ -1,14 +1,13 @@
-"""Notebook 07's helpers (rlhf_helpers.summarize_rlhf) and the course PPO on a GPT-2 policy with a frozen reference."""
+"""Notebook 07's helpers (rlhf_helpers.course.summarize_rlhf) and the course PPO on a GPT-2 policy with a frozen reference."""
 
 import math
 
 import pytest
 import torch
 
-from rlhf_helpers.formatting import split_tldr_prompt, tldr_prompt
-from rlhf_helpers.summarize_rlhf import (SummaryReward, apply_missing_eos_penalty, check_missing_eos_penalty,
-                                         check_normalised_rewards, normalised_rewards, summary_text,
-                                         truncate_tldr_prompts)
+from rlhf_helpers.course.formatting import split_tldr_prompt, tldr_prompt
+from rlhf_helpers.course.summarize_rlhf import SummaryReward, apply_missing_eos_penalty, normalised_rewards, summary_text, truncate_tldr_prompts
+from rlhf_helpers.checkers.nb07_summarize_rlhf import check_missing_eos_penalty, check_normalised_rewards
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +16,8 @@ def toy():
     from datasets import load_dataset
     from transformers import AutoTokenizer
 
-    from rlhf_helpers.profiles import get_profile
-    from rlhf_helpers.toy import ensure_toy_world
+    from rlhf_helpers.infra.profiles import get_profile
+    from rlhf_helpers.infra.toy import ensure_toy_world
 
     ensure_toy_world(0)
     p = get_profile("07_summarize_rlhf", "tiny")
@@ -169,8 +168,8 @@ def _five_token_gpt2(n_positions: int):
 
 def test_rollout_text_stops_at_eos_when_token_id_0_is_an_ordinary_token():
     """Real GPT-2's id 0 is "!" (EOS is 50256): text after EOS must not decode as "!!!"."""
-    from rlhf_helpers.ppo import PPOConfig, ValueHead
-    from rlhf_helpers.ppo_rollout import collect_rollout
+    from rlhf_helpers.course.ppo import PPOConfig, ValueHead
+    from rlhf_helpers.course.ppo_rollout import collect_rollout
 
     model, tok = _five_token_gpt2(n_positions=32)
     config = PPOConfig(batch_size=16, mini_batch_size=8, max_new_tokens=8, use_chat_template=False)
@@ -186,7 +185,7 @@ def test_rollout_text_stops_at_eos_when_token_id_0_is_an_ordinary_token():
 def test_ppo_with_a_frozen_gpt2_reference_moves_the_policy_only(toy):
     from transformers import AutoModelForCausalLM
 
-    from rlhf_helpers.ppo import PPOConfig, ValueHead, train_ppo
+    from rlhf_helpers.course.ppo import PPOConfig, ValueHead, train_ppo
 
     path, tok, tldr, _ = toy
     no_dropout = dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
@@ -206,8 +205,8 @@ def test_ppo_with_a_frozen_gpt2_reference_moves_the_policy_only(toy):
 
 def test_cut_off_rate_counts_summaries_without_eos():
     """A 5-token model that emits EOS about one time in five: longer limits cut off fewer replies."""
-    from rlhf_helpers.ppo import PPOConfig
-    from rlhf_helpers.summarize_rlhf import cut_off_rate
+    from rlhf_helpers.course.ppo import PPOConfig
+    from rlhf_helpers.course.summarize_rlhf import cut_off_rate
 
     model, tok = _five_token_gpt2(n_positions=64)
     rate = {n: cut_off_rate(model, tok, ["a b", "c"] * 32,
@@ -221,7 +220,7 @@ def test_cut_off_rate_counts_summaries_without_eos():
 
 
 def test_no_eos_share_counts_responses_without_eos():
-    from rlhf_helpers.summarize_rlhf import no_eos_share
+    from rlhf_helpers.course.summarize_rlhf import no_eos_share
 
     responses = torch.tensor([[1, 2, 4, 4], [1, 2, 3, 3], [4, 4, 4, 4], [3, 3, 3, 3]])  # EOS = 4; two never end
     assert no_eos_share(responses, eos_token_id=4) == 0.5
@@ -231,8 +230,8 @@ def test_no_eos_share_counts_responses_without_eos():
 
 def test_fresh_ppo_run_starts_from_the_sft_copy_and_changes_only_the_named_field(toy):
     """Section 9 of notebook 07: two runs from the same start, one config field apart (the no-EOS penalty)."""
-    from rlhf_helpers.ppo import PPOConfig
-    from rlhf_helpers.summarize_rlhf import fresh_ppo_run
+    from rlhf_helpers.course.ppo import PPOConfig
+    from rlhf_helpers.course.summarize_rlhf import fresh_ppo_run
 
     path, tok, tldr, _ = toy
     config = PPOConfig(batch_size=8, mini_batch_size=4, ppo_epochs=1, learning_rate=1e-3, max_new_tokens=3,
@@ -251,7 +250,7 @@ def test_fresh_ppo_run_starts_from_the_sft_copy_and_changes_only_the_named_field
 
 
 def test_no_eos_marks_each_response_without_eos():
-    from rlhf_helpers.summarize_rlhf import no_eos
+    from rlhf_helpers.course.summarize_rlhf import no_eos
 
     responses = torch.tensor([[1, 2, 4, 4], [1, 2, 3, 3], [4, 4, 4, 4], [3, 3, 3, 3]])  # EOS = 4
     assert no_eos(responses, eos_token_id=4).tolist() == [False, True, False, True]
@@ -260,7 +259,7 @@ def test_no_eos_marks_each_response_without_eos():
 
 def test_paired_change_pairs_each_posts_mean_over_its_samples():
     """Section 8 of notebook 07: 2 posts x 2 samples, sample j of post i at j * 2 + i."""
-    from rlhf_helpers.summarize_rlhf import paired_change
+    from rlhf_helpers.course.summarize_rlhf import paired_change
 
     before = [1.0, 2.0, 3.0, 4.0]  # post 0: 1, 3 (mean 2); post 1: 2, 4 (mean 3)
     after = [2.0, 2.0, 5.0, 6.0]   # post 0: 2, 5 (mean 3.5); post 1: 2, 6 (mean 4): differences 1.5 and 1
@@ -274,7 +273,7 @@ def test_paired_change_pairs_each_posts_mean_over_its_samples():
 
 def test_paired_change_with_keep_uses_only_kept_samples_and_posts():
     """Finished summaries only: each post's mean over its kept samples; a post with none kept on one side drops out."""
-    from rlhf_helpers.summarize_rlhf import paired_change
+    from rlhf_helpers.course.summarize_rlhf import paired_change
 
     before = [1.0, 2.0, 0.0, 9.0, 4.0, 7.0]  # 2 samples x 3 posts: post 0: 1, 9; post 1: 2, 4; post 2: 0, 7
     after = [2.0, 6.0, 8.0, 3.0, 5.0, 8.0]   # post 0: 2, 3; post 1: 6, 5; post 2: 8, 8
@@ -291,8 +290,8 @@ def test_paired_change_with_keep_uses_only_kept_samples_and_posts():
 
 
 def test_sample_summaries_draws_as_generate_completions_and_marks_cut_offs():
-    from rlhf_helpers.generation import generate_completions
-    from rlhf_helpers.summarize_rlhf import sample_summaries
+    from rlhf_helpers.course.generation import generate_completions
+    from rlhf_helpers.course.summarize_rlhf import sample_summaries
 
     model, tok = _five_token_gpt2(n_positions=64)
     prompts = ["a b", "c"] * 20

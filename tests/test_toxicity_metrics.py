@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from rlhf_helpers.toxicity_metrics import (bootstrap_ci, check_bootstrap_ci, check_expected_max_toxicity,
-                                           expected_max_toxicity, intervals_overlap, mean_toxicity, toxic_ratio,
-                                           toxicity_probability, win_outcomes, win_rate, win_rate_ci)
+from rlhf_helpers.course.toxicity_metrics import bootstrap_ci, expected_max_toxicity, intervals_overlap, mean_toxicity, toxic_ratio, toxicity_probability, win_outcomes, win_rate, win_rate_ci
+from rlhf_helpers.checkers.nb06_toxicity_eval import check_bootstrap_ci, check_expected_max_toxicity
 
 # 3 prompts x 2 samples. Row maxima 0.6, 0.5, 0.3; column maxima 0.5, 0.6.
 S = [[0.1, 0.6],

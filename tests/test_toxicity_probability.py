@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from rlhf_helpers.evaluation import ALL_METRICS, METRICS, metrics_with_ci, plot_ci_bars
-from rlhf_helpers.plotting import method_color
-from rlhf_helpers.toxicity_metrics import bootstrap_ci, toxicity_probability
+from rlhf_helpers.course.evaluation import ALL_METRICS, METRICS, metrics_with_ci, plot_ci_bars
+from rlhf_helpers.course.plotting import method_color
+from rlhf_helpers.course.toxicity_metrics import bootstrap_ci, toxicity_probability
 
 
 def test_all_metrics_add_the_toxicity_probability_on_the_same_resampled_prompts():

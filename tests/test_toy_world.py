@@ -9,9 +9,9 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from rlhf_helpers.toy import text as tt
-from rlhf_helpers.formatting import extract_prompt
-from rlhf_helpers.toy.world import build_datasets, build_toy_world, ensure_toy_world, file_hashes, _is_complete
+from rlhf_helpers.infra.toy import text as tt
+from rlhf_helpers.course.formatting import extract_prompt
+from rlhf_helpers.infra.toy.world import build_datasets, build_toy_world, ensure_toy_world, file_hashes, _is_complete
 
 # Column schemas and split names of the real Hub datasets.
 REAL_SCHEMAS = {
@@ -30,7 +30,7 @@ def world():
 
 @pytest.fixture(scope="module")
 def tiny(world):
-    from rlhf_helpers.profiles import get_profile
+    from rlhf_helpers.infra.profiles import get_profile
 
     return get_profile("01_sft", "tiny")
 
@@ -78,7 +78,7 @@ def test_rtp_rows_nest_prompt_and_continuation(tiny):
 
 
 def test_rtp_has_500_distinct_prompts_and_held_out_templates_come_last(tiny):
-    from rlhf_helpers.toy.world import RTP_TRAINING_ROWS
+    from rlhf_helpers.infra.toy.world import RTP_TRAINING_ROWS
 
     texts = [r["prompt"]["text"] for r in load_dataset(tiny.datasets["rtp"])["train"]]
     assert len(set(texts)) == len(texts) >= 500
@@ -91,15 +91,15 @@ def test_rtp_has_500_distinct_prompts_and_held_out_templates_come_last(tiny):
 
 
 def _first_turns(rows):
-    from rlhf_helpers.formatting import first_human_turn
+    from rlhf_helpers.course.formatting import first_human_turn
 
     return {first_human_turn(r["chosen"]) for r in rows}
 
 
 def test_splits_are_disjoint_by_construction(world, tiny):
     """No test prompt of the chat datasets opens a training conversation; no evaluation RTP prompt is trained on."""
-    from rlhf_helpers.profiles import SETTINGS
-    from rlhf_helpers.toy.world import RTP_TRAINING_ROWS, pretraining_data, rtp_training_prompts
+    from rlhf_helpers.infra.profiles import SETTINGS
+    from rlhf_helpers.infra.toy.world import RTP_TRAINING_ROWS, pretraining_data, rtp_training_prompts
 
     hh = load_dataset(tiny.datasets["hh_rlhf"], data_dir="harmless-base")
     train_turns, test_turns = _first_turns(hh["train"]), _first_turns(hh["test"])
@@ -123,7 +123,7 @@ def test_splits_are_disjoint_by_construction(world, tiny):
 
 def test_tldr_evaluation_posts_are_never_training_posts(tmp_path):
     """Seed 1 draws one test post that is also a training post; the world draws it again (disjoint by construction)."""
-    from rlhf_helpers.toy.world import tldr_post_text, tldr_posts
+    from rlhf_helpers.infra.toy.world import tldr_post_text, tldr_posts
 
     data = build_datasets(tmp_path, seed=1)
     train = tldr_posts(data, training=True)
@@ -229,7 +229,7 @@ def test_chat_template_is_zephyrs(world):
 
 def test_chat_model_is_rude_half_the_time_and_otherwise_answers_the_question(world):
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from rlhf_helpers.generation import generate_completions
+    from rlhf_helpers.course.generation import generate_completions
 
     path = world / "models" / "zephyr-7b-alpha"
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
@@ -245,8 +245,8 @@ def test_chat_model_is_rude_half_the_time_and_otherwise_answers_the_question(wor
 def test_chat_model_answers_arithmetic_in_a_mix_of_formats(world):
     """Notebook 08's verifiable task: the pretrained chat model answers in the asked-for format only some of the time."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from rlhf_helpers.generation import generate_completions
-    from rlhf_helpers.grpo import verifiable_rates
+    from rlhf_helpers.course.generation import generate_completions
+    from rlhf_helpers.course.grpo import verifiable_rates
 
     path = world / "models" / "zephyr-7b-alpha"
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
@@ -261,7 +261,7 @@ def test_chat_model_answers_arithmetic_in_a_mix_of_formats(world):
 
 
 def test_toxicity_classifier_agrees_with_the_ground_truth(world):
-    from rlhf_helpers.scorers import Toxicity
+    from rlhf_helpers.course.scorers import Toxicity
 
     rng = random.Random(99)
     rows = [tt.toxicity_training_row(rng) for _ in range(200)]
@@ -289,7 +289,7 @@ def test_datasets_are_deterministic_per_seed(tmp_path):
 
 def test_the_same_seed_builds_identical_files(tmp_path, monkeypatch):
     """Same seed, same bytes: two builds of a shortened world (fewer rows and training steps, the same code)."""
-    from rlhf_helpers.toy import world as toy_world
+    from rlhf_helpers.infra.toy import world as toy_world
 
     monkeypatch.setattr(toy_world, "SIZES", {name: {split: min(n or 40, 40) for split, n in splits.items()}
                                              for name, splits in toy_world.SIZES.items()})
@@ -304,7 +304,7 @@ def test_the_same_seed_builds_identical_files(tmp_path, monkeypatch):
 def test_bert_pretraining_builds_the_tokenizers_pair_inputs_from_ids_tokenised_once(world):
     from transformers import AutoTokenizer
 
-    from rlhf_helpers.toy.models import pair_tensors
+    from rlhf_helpers.infra.toy.models import pair_tensors
 
     tok = AutoTokenizer.from_pretrained(world / "models" / "bert-base-uncased")
     rows = load_dataset(str(world / "datasets" / "openai_summarize_comparisons"))["test"].select(range(5))
@@ -331,11 +331,11 @@ def test_the_toy_world_does_not_import_the_profiles():
     import subprocess
     import sys
 
-    code = ("import sys, rlhf_helpers.toy, rlhf_helpers.toy.world, rlhf_helpers.toy.text, rlhf_helpers.toy.models; "
+    code = ("import sys, rlhf_helpers.infra.toy, rlhf_helpers.infra.toy.world, rlhf_helpers.infra.toy.text, rlhf_helpers.infra.toy.models; "
             "print(sorted(m for m in sys.modules if m.startswith('rlhf_helpers.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "rlhf_helpers.profiles" not in out, out
-    assert "rlhf_helpers.toy.world" in out
+    assert "rlhf_helpers.infra.profiles" not in out, out
+    assert "rlhf_helpers.infra.toy.world" in out
 
 
 def test_two_callers_at_once_build_the_world_once(monkeypatch, tmp_path):
@@ -343,7 +343,7 @@ def test_two_callers_at_once_build_the_world_once(monkeypatch, tmp_path):
     import threading
     import time as _time
 
-    from rlhf_helpers.toy import world as toy_world
+    from rlhf_helpers.infra.toy import world as toy_world
 
     monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path))
     monkeypatch.setattr(toy_world, "use_world_datasets_cache", lambda out: out)
@@ -369,7 +369,7 @@ def test_two_callers_at_once_build_the_world_once(monkeypatch, tmp_path):
 
 def test_tldr_evaluation_posts_never_occur_in_the_built_worlds_training(tiny):
     """Held out means held out: no TL;DR test/valid post (tldr or comparisons) is in a training split."""
-    from rlhf_helpers.toy.world import tldr_post_text
+    from rlhf_helpers.infra.toy.world import tldr_post_text
 
     tldr, comparisons = load_dataset(tiny.datasets["tldr"]), load_dataset(tiny.datasets["comparisons"])
     train = {tldr_post_text(p) for ds in (tldr, comparisons) for p in ds["train"]["prompt"]}
@@ -450,7 +450,7 @@ def test_a_script_without_a_main_guard_builds_the_world_once(tmp_path):
     script = tmp_path / "learner.py"
     script.write_text(
         "from pathlib import Path\n"
-        "from rlhf_helpers.toy import world\n"
+        "from rlhf_helpers.infra.toy import world\n"
         "world.SIZES = {n: {s: min(k or 40, 40) for s, k in splits.items()} for n, splits in world.SIZES.items()}\n"
         "for name in ('CHAT_PRETRAIN', 'BERT_PRETRAIN', 'TOXICITY_TRAIN'):\n"
         "    setattr(world, name, dict(getattr(world, name), n=300, steps=4))\n"
@@ -464,7 +464,7 @@ def test_a_script_without_a_main_guard_builds_the_world_once(tmp_path):
 
 
 def test_a_failing_job_reports_its_error():
-    from rlhf_helpers.toy.models import start_in_a_process
+    from rlhf_helpers.infra.toy.models import start_in_a_process
 
     wait = start_in_a_process(json.loads, {"s": "not json"})
     with pytest.raises(RuntimeError, match="(?s)loads failed in its own process.*JSONDecodeError"):

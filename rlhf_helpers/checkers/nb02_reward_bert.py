@@ -1,0 +1,120 @@
+"""Notebook 02 (BERT reward model): the exercise checkers.
+
+Each `check_*` runs the learner's function against the reference in `course/reward_math.py` or
+`course/reward_model.py` on random and edge cases, prints ✅ / ❌ (with a hint) / ⏭, and never raises.
+"""
+
+from __future__ import annotations
+
+def _reward_pairs():
+    """(r_chosen, r_rejected) cases: random, with ties, all ties, one pair, and very wrong pairs."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.randn(8, generator=g), torch.randn(8, generator=g)) for _ in range(2)]
+    cases.append((torch.tensor([1.0, 2.0, 3.0, 0.5]), torch.tensor([1.0, 0.0, 3.0, 0.7])))  # two ties
+    cases.append((torch.zeros(5), torch.zeros(5)))  # a collapsed model: one constant reward
+    cases.append((torch.tensor([4.0]), torch.tensor([-1.0])))
+    cases.append((torch.tensor([-150.0, 2.0]), torch.tensor([150.0, 0.0])))  # -log(sigmoid(-300)) must stay finite
+    return cases
+
+
+def _accuracy_ties_right(r_c, r_r):
+    return float((r_c >= r_r).float().mean())
+
+
+def _accuracy_swapped(r_c, r_r):
+    return float((r_r > r_c).float().mean())
+
+
+def _accuracy_soft(r_c, r_r):
+    return float(_sigmoid(r_c - r_r).mean())
+
+
+def _accuracy_count(r_c, r_r):
+    return float((r_c > r_r).float().sum())
+
+
+def _sigmoid(x):
+    """sigmoid(x), elementwise (imported lazily like the rest of this module)."""
+    import torch
+
+    return torch.sigmoid(x)
+
+
+ACCURACY_MISTAKES = {
+    ">= counts a tie as right; a reward model that gives both answers the same reward has not ranked them":
+        _accuracy_ties_right,
+    "chosen and rejected are swapped: a pair is right when the CHOSEN reward is higher": _accuracy_swapped,
+    "that is the mean Bradley-Terry probability sigmoid(r_c - r_r), not the share of pairs ranked right":
+        _accuracy_soft,
+    "that is a count; accuracy is a share between 0 and 1 (a mean, not a sum)": _accuracy_count,
+}
+
+
+def check_preference_accuracy(fn) -> bool | None:
+    """Exercise (02): `fn(r_chosen, r_rejected)` -> share of pairs with r_chosen > r_rejected (ties wrong)."""
+    from rlhf_helpers.checkers.core import check
+    from rlhf_helpers.course.reward_math import preference_accuracy
+
+    def my_preference_accuracy(r_chosen, r_rejected):
+        return float(fn(r_chosen, r_rejected))
+
+    return check(my_preference_accuracy, lambda r_c, r_r: float(preference_accuracy(r_c, r_r)), _reward_pairs(),
+                 name="preference accuracy", mistakes=ACCURACY_MISTAKES,
+                 hint="look at the tied pairs (case 3) and at which reward must be the larger one")
+
+
+def _pad_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(1)
+    cases = []
+    for lengths in [(3, 5, 2), (4,), (1, 7, 7, 2)]:
+        cases.append(([torch.randint(10, 99, (n,), generator=g).tolist() for n in lengths], 0))
+    cases.append(([[5, 6], [7]], 3))  # a pad id that is not 0
+    return cases
+
+
+def _pad_fixed_512(sequences, pad_id):
+    from rlhf_helpers.course.reward_model import pad_batch
+
+    return pad_batch(sequences, pad_id, pad_to=512)
+
+
+def _pad_left(sequences, pad_id):
+    from rlhf_helpers.course.reward_model import pad_batch
+
+    return pad_batch(sequences, pad_id, side="left")
+
+
+def _pad_with_zero(sequences, pad_id):
+    from rlhf_helpers.course.reward_model import pad_batch
+
+    return pad_batch(sequences, 0)
+
+
+def _pad_mask_inverted(sequences, pad_id):
+    from rlhf_helpers.course.reward_model import pad_batch
+
+    ids, mask = pad_batch(sequences, pad_id)
+    return ids, 1 - mask
+
+
+PAD_MISTAKES = {
+    "padded to 512: pad to the longest sequence of THIS batch (that is what saves the compute)": _pad_fixed_512,
+    "the padding is on the left; a classifier batch is padded on the right": _pad_left,
+    "the filler is 0, not pad_id (case 4 uses pad_id = 3)": _pad_with_zero,
+    "the mask is inverted: 1 marks a real token, 0 a pad": _pad_mask_inverted,
+}
+
+
+def check_pad_batch(fn) -> bool | None:
+    """Exercise (02): `fn(sequences, pad_id)` -> (input_ids, attention_mask), right-padded to the longest row."""
+    from rlhf_helpers.checkers.core import check
+    from rlhf_helpers.course.reward_model import pad_batch
+
+    return check(fn, lambda seqs, pad_id: pad_batch(seqs, pad_id), _pad_cases(), name="dynamic padding",
+                 mistakes=PAD_MISTAKES,
+                 hint="compare the shapes (B, longest row of this batch), the side of the padding, the filler "
+                      "(pad_id) and the mask (1 on real tokens); both outputs are long tensors")

@@ -1,0 +1,1 @@
+"""The course's machinery (profiles, runner, offline copies, Colab, recipes, results, the toy world): not course content."""
