@@ -84,3 +84,82 @@ def test_large_inputs_are_shown_by_shape():
 
     assert show(torch.zeros(10, 10)) == "tensor of shape (10, 10), float32"
     assert show(torch.tensor([1, 2])) == "tensor([1, 2])"
+
+
+# --------------------------------------------------------------------------- answers that must not pass
+class AlwaysEqual(torch.Tensor):
+    """A cheat: a tensor subclass whose comparisons always succeed."""
+
+    def __eq__(self, other):
+        return True
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.equal, torch.allclose):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+class FakesItsClass:
+    """A cheat that claims to be a tensor; torch functions given it could crash the process."""
+
+    @property
+    def __class__(self):
+        return torch.Tensor
+
+    shape = torch.Size([3])
+
+
+def test_a_tensor_subclass_or_an_object_faking_its_class_fails(capsys):
+    ref = lambda x: x * 2  # noqa: E731
+    x = torch.tensor([1.0, 2.0, 3.0])
+    assert check(lambda x: torch.zeros(3).as_subclass(AlwaysEqual), ref, [(x,)], name="t", hint="h") is False
+    assert "subclass" in capsys.readouterr().out
+    assert check(lambda x: FakesItsClass(), ref, [(x,)], name="t", hint="h") is False
+    assert "plain" in capsys.readouterr().out
+
+
+def test_integer_answers_must_be_integers():
+    labels = lambda ids: ids.masked_fill(ids == 0, -100)  # noqa: E731
+    ids = torch.tensor([[5, 0, 7]])
+    assert check(lambda ids: labels(ids).float(), labels, [(ids,)], name="t", hint="h") is False
+    assert check(lambda ids: torch.where(ids == 0, -100, ids), labels, [(ids,)], name="t", hint="h") is True
+    mask = lambda ids: ids != 0  # noqa: E731
+    assert check(lambda ids: (ids != 0).long(), mask, [(ids,)], name="t", hint="h") is False
+
+
+def test_nan_or_inf_in_the_answer_fails_even_where_comparisons_would_not_notice(capsys):
+    ref = lambda x: x.exp()  # noqa: E731
+    bad = lambda x: torch.where(x > 0, torch.tensor(float("nan")), x.exp())  # noqa: E731
+    assert check(bad, ref, [(torch.tensor([1.0, -1.0]),)], name="t", hint="h") is False
+    assert "NaN" in capsys.readouterr().out
+    assert check(lambda x: float("nan"), lambda x: 1.0, [(0,)], name="t", hint="h") is False
+
+
+def test_a_forgotten_mean_is_named_not_reported_as_a_checker_error(capsys):
+    ref = lambda x: x.mean()  # noqa: E731
+    assert check(lambda x: x, ref, [(torch.ones(4),)], name="t", hint="h") is False
+    out = capsys.readouterr().out
+    assert "shape (4,)" in out and ".mean()" in out
+    assert check(lambda x: x, lambda x: float(x.mean()), [(torch.ones(4),)], name="t", hint="h") is False
+    out = capsys.readouterr().out
+    assert "shape (4,)" in out and ".mean()" in out and "only one element" not in out
+
+
+def test_gradients_are_compared_where_the_notebook_trains_through_the_answer(capsys):
+    def ref(a, b):
+        return (a * b).sum()
+
+    a, b = torch.tensor([1.0, 2.0]), torch.tensor([3.0, -1.0])
+    detached = lambda a, b: (a * b.detach()).sum()  # noqa: E731  same gradient w.r.t. a: only b's is lost
+    assert check(detached, ref, [(a, b)], name="t", hint="h", grad_args=(0,)) is True
+    assert check(detached, ref, [(a, b)], name="t", hint="h", grad_args=(0, 1)) is False
+    assert "gradient with respect to b" in capsys.readouterr().out
+    as_number = lambda a, b: torch.tensor((a * b).sum().item())  # noqa: E731
+    assert check(as_number, ref, [(a, b)], name="t", hint="h", grad_args=(0,)) is False
+    assert "carries no gradient" in capsys.readouterr().out
+    python_float = lambda a, b: float((a * b).sum())  # noqa: E731
+    assert check(python_float, ref, [(a, b)], name="t", hint="h", grad_args=(0,)) is False
+    written_differently = lambda a, b: torch.dot(b, a)  # noqa: E731
+    assert check(written_differently, ref, [(a, b)], name="t", hint="h", grad_args=(0, 1)) is True
+    assert "values and gradients" in capsys.readouterr().out

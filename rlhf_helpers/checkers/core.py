@@ -22,42 +22,87 @@ MUTATION_HINT = ("your function must not modify its inputs: the caller still nee
 _SHOW_MAX = 48  # inputs and outputs with at most this many numbers are printed in full
 
 
+def _is_tensor(x: Any) -> bool:
+    """A genuine torch.Tensor: a subclass or an object that fakes its class (whose comparisons may always
+    succeed, or crash the kernel inside torch) is not one. `type` reads the real class; `isinstance` can be fooled."""
+    import torch
+
+    return type(x) is torch.Tensor
+
+
+def _shape_hint(got_shape: tuple, want_shape: tuple) -> str:
+    if not want_shape and got_shape:
+        return " (a single number was expected: did you forget .mean() or .sum()?)"
+    return ""
+
+
 def _same(got: Any, want: Any, atol: float, rtol: float) -> tuple[bool, str]:
     """Whether `got` matches `want` (tensors, arrays, numbers, containers) and, if not, why."""
-    try:
-        import torch
+    import torch
 
-        if isinstance(want, torch.Tensor):
-            if not isinstance(got, torch.Tensor):
-                return False, f"expected a tensor, got {type(got).__name__}"
-            if got.shape != want.shape:
-                return False, f"shape {tuple(got.shape)} instead of {tuple(want.shape)}"
-            if want.dtype == torch.bool or not want.is_floating_point():
-                ok = torch.equal(got.to(want.dtype), want)
-                return ok, "" if ok else f"{int((got.to(want.dtype) != want).sum())} element(s) differ"
-            if not got.is_floating_point():
-                got = got.double()
-            diff = (got.double() - want.double()).abs().max().item() if want.numel() else 0.0
-            ok = torch.allclose(got.double(), want.double(), atol=atol, rtol=rtol, equal_nan=True)
-            return ok, "" if ok else f"max abs difference {diff:.3g}"
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    if isinstance(want, float) or isinstance(got, float):
+    if _is_tensor(want):
+        if not _is_tensor(got):
+            kind = "a subclass of torch.Tensor" if isinstance(got, torch.Tensor) else type(got).__name__
+            if isinstance(got, (int, float)) and want.dim() == 0:
+                return False, (f"expected a tensor, got a Python {kind}: keep the result a tensor (no .item() or "
+                               f"float()), the notebook needs its gradient")
+            return False, f"expected a plain torch.Tensor, got {kind}"
+        if got.shape != want.shape:
+            return False, f"shape {tuple(got.shape)} instead of {tuple(want.shape)}" + _shape_hint(
+                tuple(got.shape), tuple(want.shape))
+        if not want.is_floating_point():
+            if got.dtype != want.dtype:
+                what = "True/False values (torch.bool)" if want.dtype == torch.bool else \
+                    f"integers ({str(want.dtype).replace('torch.', '')}: ids and labels index a vocabulary)"
+                return False, f"dtype {str(got.dtype).replace('torch.', '')}: expected {what}"
+            ok = torch.equal(got, want)
+            return ok, "" if ok else f"{int((got != want).sum())} element(s) differ"
+        if not got.is_floating_point():
+            return False, f"dtype {str(got.dtype).replace('torch.', '')}: expected floating-point numbers"
+        got64, want64 = got.detach().double(), want.detach().double()
+        bad = ~torch.isfinite(got64) & torch.isfinite(want64)
+        if bad.any():
+            return False, f"{int(bad.sum())} element(s) are NaN or infinite where the answer is a number"
+        ok = torch.allclose(got64, want64, atol=atol, rtol=rtol, equal_nan=True)
+        diff = (got64 - want64).nan_to_num(0.0).abs().max().item() if want.numel() else 0.0
+        return ok, "" if ok else f"max abs difference {diff:.3g}"
+    if isinstance(want, bool) or want is None:
+        ok = type(got) is type(want) and got == want
+        return ok, "" if ok else f"{_safe_repr(got)} instead of {want!r}"
+    if isinstance(want, (int, float)):
+        if _is_tensor(got):
+            if got.numel() != 1:
+                return False, f"your function returned a tensor of shape {tuple(got.shape)}" + _shape_hint(
+                    tuple(got.shape), ())
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, (int, float)) and type(got).__module__ != "numpy":
+            return False, f"expected a number, got {type(got).__name__}"
         try:
-            ok = math.isclose(float(got), float(want), abs_tol=atol, rel_tol=rtol)
+            value = float(got)
         except (TypeError, ValueError):
             return False, f"expected a number, got {type(got).__name__}"
-        return ok, "" if ok else f"{float(got):.6g} instead of {float(want):.6g}"
+        if not math.isfinite(value) and math.isfinite(want):
+            return False, f"{value} where the answer is a number"
+        ok = math.isclose(value, float(want), abs_tol=atol, rel_tol=rtol)
+        return ok, "" if ok else f"{value:.6g} instead of {float(want):.6g}"
     if isinstance(want, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(want):
-            return False, f"expected {len(want)} values, got {got!r:.80}"
+            return False, f"expected {len(want)} values, got {_safe_repr(got)}"
         for i, (g, w) in enumerate(zip(got, want)):
             ok, why = _same(g, w, atol, rtol)
             if not ok:
                 return False, f"item {i}: {why}"
         return True, ""
-    ok = got == want
-    return ok, "" if ok else f"{got!r:.80} instead of {want!r:.80}"
+    ok = type(got) is type(want) and got == want
+    return ok, "" if ok else f"{_safe_repr(got)} instead of {want!r:.80}"
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = show(value)
+    except Exception:  # a learner's object whose repr fails says nothing useful
+        text = f"an object of type {type(value).__name__}"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _unchanged(after: Any, before: Any) -> bool:
@@ -81,8 +126,11 @@ def show(value: Any) -> str:
     import numpy as np
     import torch
 
-    if isinstance(value, torch.Tensor):
+    if isinstance(value, torch.Tensor) and not _is_tensor(value):
+        return f"an object of type {type(value).__name__} (not a plain tensor)"
+    if _is_tensor(value):
         if value.numel() <= _SHOW_MAX:
+            value = value.detach()
             data = value.tolist() if not value.is_floating_point() else value.double().round(decimals=4).tolist()
             return f"tensor({data})"
         return f"tensor of shape {tuple(value.shape)}, {str(value.dtype).replace('torch.', '')}"
@@ -99,7 +147,10 @@ def show(value: Any) -> str:
         return f"{value:.6g}"
     if callable(value):
         return getattr(value, "__name__", "a function")
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a learner's object whose repr fails
+        text = f"an object of type {type(value).__name__}"
     return text if len(text) <= 160 else text[:157] + "..."
 
 
@@ -139,8 +190,57 @@ def _diagnose(mistakes: Mapping[str, Callable], learner_fn: Callable, cases: lis
     return None
 
 
+def _tensors(value: Any) -> list:
+    """The tensors in an output, in order (a tensor, or a tuple/list of them and other values)."""
+    if isinstance(value, (tuple, list)):
+        return [x for v in value for x in _tensors(v)]
+    return [value] if _is_tensor(value) else []
+
+
+def _gradient_problem(learner_fn: Callable, reference_fn: Callable, args: tuple, grad_args: Iterable[int],
+                      atol: float, rtol: float) -> str | None:
+    """Why the learner's gradients differ from the reference's w.r.t. args[i], i in grad_args (None if they agree).
+
+    Both outputs are reduced with the same random weights, so every output element's gradient counts.
+    """
+    import torch
+
+    def run(fn):
+        call = list(copy.deepcopy(args))
+        leaves = {}
+        for i in grad_args:
+            leaves[i] = call[i] = call[i].detach().clone().requires_grad_(True)
+        return fn(*call), leaves
+
+    want, want_leaves = run(reference_fn)
+    got, got_leaves = run(learner_fn)
+    pairs = [(w, g) for w, g in zip(_tensors(want), _tensors(got)) if w.requires_grad]
+    gen = torch.Generator().manual_seed(0)
+    weights = [torch.rand(w.shape, generator=gen, dtype=torch.float64) + 0.5 for w, _ in pairs]
+    if any(not g.requires_grad for _, g in pairs):
+        return ("your result carries no gradient, and the notebook trains through this function: don't use "
+                ".item(), float(), .detach(), .numpy() or torch.no_grad() on the way")
+    names = _argument_names(learner_fn, len(args))
+    want_grads = torch.autograd.grad(sum((w.double() * k).sum() for (w, _), k in zip(pairs, weights)),
+                                     list(want_leaves.values()), allow_unused=True)
+    got_grads = torch.autograd.grad(sum((g.double() * k).sum() for (_, g), k in zip(pairs, weights)),
+                                    list(got_leaves.values()), allow_unused=True)
+    for i, w, g in zip(want_leaves, want_grads, got_grads):
+        w = torch.zeros_like(want_leaves[i]) if w is None else w
+        g = torch.zeros_like(got_leaves[i]) if g is None else g
+        if not torch.isfinite(g).all():
+            return f"the gradient with respect to {names[i]} has NaN or infinite values"
+        if not torch.allclose(g.double(), w.double(), atol=atol, rtol=rtol):
+            diff = (g.double() - w.double()).abs().max().item()
+            return (f"your values are right but the gradient with respect to {names[i]} is not (max abs difference "
+                    f"{diff:.3g}): is part of the computation detached (.detach(), .item(), a tensor rebuilt from "
+                    f"numbers), or is a term that should carry gradient held constant?")
+    return None
+
+
 def check(learner_fn: Callable, reference_fn: Callable, cases: Iterable[tuple], *, name: str, hint: str,
-          mistakes: Mapping[str, Callable] | None = None, atol: float = 1e-5, rtol: float = 1e-4) -> bool | None:
+          mistakes: Mapping[str, Callable] | None = None, atol: float = 1e-5, rtol: float = 1e-4,
+          grad_args: Iterable[int] = ()) -> bool | None:
     """Run both functions on every case and report ✅ / ❌ (with the case and a hint) or ⏭ (not attempted).
 
     Args:
@@ -150,11 +250,14 @@ def check(learner_fn: Callable, reference_fn: Callable, cases: Iterable[tuple], 
         name: the exercise's name, printed.
         hint: shown when the answer is wrong and matches no known mistake.
         mistakes: {hint: wrong_fn}: common wrong answers; a learner's output equal to wrong_fn's gets its hint.
-        atol, rtol: tolerances for floating-point outputs.
+        atol, rtol: tolerances for floating-point outputs (and gradients).
+        grad_args: positions of float-tensor arguments the notebook differentiates through (a loss, a reward):
+            the learner's gradients with respect to them must equal the reference's, not only the values.
     Returns:
         True when every case matches, False at the first case that does not, None when skipped. Never raises.
     """
     cases = list(cases)
+    grad_args = tuple(grad_args)
     for i, args in enumerate(cases):
         want = reference_fn(*copy.deepcopy(args))
         learner_args = copy.deepcopy(args)
@@ -173,14 +276,25 @@ def check(learner_fn: Callable, reference_fn: Callable, cases: Iterable[tuple], 
             print(f"❌ {name}: {where}: your function changed its input {', '.join(changed)}.\n   inputs:\n"
                   f"{_describe_case(learner_fn, args)}\n   hint: {MUTATION_HINT}")
             return False
-        ok, why = _same(got, want, atol, rtol)
+        try:
+            ok, why = _same(got, want, atol, rtol)
+        except Exception as err:  # reading the learner's output failed: that is about the output, not the checker
+            ok, why = False, f"its output could not be read ({type(err).__name__}: {err})"
         if not ok:
             likely = _diagnose(mistakes or {}, learner_fn, cases, atol, rtol)
             print(f"❌ {name}: {where}: {why}\n   inputs:\n{_describe_case(learner_fn, args)}\n"
-                  f"   yours:    {show(got)}\n   expected: {show(want)}\n"
+                  f"   yours:    {_safe_repr(got)}\n   expected: {show(want)}\n"
                   f"   hint: {likely if likely else hint}")
             return False
-    print(f"✅ {name}: matches the reference on all {len(cases)} cases.")
+        if grad_args:
+            try:
+                problem = _gradient_problem(learner_fn, reference_fn, args, grad_args, atol, rtol)
+            except Exception as err:
+                problem = f"computing your function's gradient failed ({type(err).__name__}: {err})"
+            if problem:
+                print(f"❌ {name}: {where}: {problem}\n   inputs:\n{_describe_case(learner_fn, args)}")
+                return False
+    print(f"✅ {name}: matches the reference on all {len(cases)} cases" + (" (values and gradients)." if grad_args else "."))
     return True
 
 
