@@ -246,3 +246,78 @@ def test_ppo_update_checker(capsys):
     for hint, wrong in ppo_exercises.UPDATE_MISTAKES.items():
         assert check(wrong) is False, hint
         assert f"hint: {hint}" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- cheats and case lists
+def captured_cases(checker, reference):
+    """The cases and reference a checker hands to `core.check` (captured by wrapping it)."""
+    import importlib
+
+    module = importlib.import_module(checker.__module__)
+    seen = []
+    real = module.check
+
+    def spy(learner_fn, reference_fn, cases, **kwargs):
+        cases = list(cases)
+        seen.append((reference_fn, cases))
+        return real(learner_fn, reference_fn, cases, **kwargs)
+
+    module.check = spy
+    try:
+        checker(reference)
+    finally:
+        module.check = real
+    assert seen, f"{checker.__name__} does not go through core.check"
+    return seen[0]
+
+
+def signature(args):
+    """What an answer that caches on its inputs' shapes sees: tensor shapes, list lengths, other values' types."""
+    def one(a):
+        if isinstance(a, torch.Tensor):
+            return ("tensor", tuple(a.shape), str(a.dtype))
+        if isinstance(a, np.ndarray):
+            return ("array", a.shape)
+        if isinstance(a, (list, tuple)):
+            return ("seq", len(a))
+        return (type(a).__name__,)
+    return tuple(one(a) for a in args)
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_an_answer_cached_on_input_shapes_fails(name, capsys):
+    """Every case list has two cases of the same shapes with different answers: a cheat that remembers the answer
+    of the first case of each shape is caught."""
+    import copy
+
+    checker, reference, _, _, _ = CHECKERS[name]
+    reference_fn, cases = captured_cases(checker, reference)
+    memo = {}
+
+    def cached(*args):
+        key = signature(args)
+        if key not in memo:
+            memo[key] = reference_fn(*copy.deepcopy(args))
+        return copy.deepcopy(memo[key])
+
+    capsys.readouterr()
+    assert checker(cached) is False, f"{name}: no two cases of one shape have different answers"
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_a_nan_in_the_answer_fails(name):
+    checker, reference, _, _, _ = CHECKERS[name]
+    reference_fn, _ = captured_cases(checker, reference)
+
+    def with_nan(*args):
+        out = reference_fn(*args)
+        first = out[0] if isinstance(out, tuple) else out
+        if isinstance(first, torch.Tensor) and first.is_floating_point():
+            first = first.clone()
+            first.view(-1)[0] = float("nan")
+            return (first, *out[1:]) if isinstance(out, tuple) else first
+        if isinstance(first, float):
+            return (float("nan"), *out[1:]) if isinstance(out, tuple) else float("nan")
+        pytest.skip(f"{name}: integer answers cannot hold NaN")
+
+    assert checker(with_nan) is False

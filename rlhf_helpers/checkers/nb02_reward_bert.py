@@ -6,6 +6,8 @@ Each `check_*` runs the learner's function against the reference in `course/rewa
 
 from __future__ import annotations
 
+from rlhf_helpers.checkers.core import check
+
 def _reward_pairs():
     """(r_chosen, r_rejected) cases: random, with ties, all ties, one pair, and very wrong pairs."""
     import torch
@@ -54,7 +56,6 @@ ACCURACY_MISTAKES = {
 
 def check_preference_accuracy(fn) -> bool | None:
     """Exercise (02): `fn(r_chosen, r_rejected)` -> share of pairs with r_chosen > r_rejected (ties wrong)."""
-    from rlhf_helpers.checkers.core import check
     from rlhf_helpers.course.reward_math import preference_accuracy
 
     def my_preference_accuracy(r_chosen, r_rejected):
@@ -111,7 +112,6 @@ PAD_MISTAKES = {
 
 def check_pad_batch(fn) -> bool | None:
     """Exercise (02): `fn(sequences, pad_id)` -> (input_ids, attention_mask), right-padded to the longest row."""
-    from rlhf_helpers.checkers.core import check
     from rlhf_helpers.course.reward_model import pad_batch
 
     return check(fn, lambda seqs, pad_id: pad_batch(seqs, pad_id), _pad_cases(), name="dynamic padding",

@@ -6,6 +6,8 @@ Each `check_*` runs the learner's function against the reference in `course/rewa
 
 from __future__ import annotations
 
+from rlhf_helpers.checkers.core import check
+
 from rlhf_helpers.checkers.nb02_reward_bert import _reward_pairs
 
 def _pairwise_log_of_sigmoid(r_c, r_r):
@@ -43,7 +45,6 @@ PAIRWISE_MISTAKES = {
 
 def check_pairwise_loss(fn) -> bool | None:
     """Exercise (03): `fn(r_chosen, r_rejected)` -> mean of -log sigmoid(r_chosen - r_rejected)."""
-    from rlhf_helpers.checkers.core import check
     from rlhf_helpers.course.reward_math import pairwise_loss
 
     def my_pairwise_loss(r_chosen, r_rejected):
@@ -93,7 +94,6 @@ LAST_TOKEN_MISTAKES = {
 
 def check_last_token_reward(fn) -> bool | None:
     """Exercise (03): `fn(values, attention_mask)` -> (B,) value at each row's last real token (any padding side)."""
-    from rlhf_helpers.checkers.core import check
     from rlhf_helpers.course.reward_math import gather_last_token
 
     return check(fn, gather_last_token, _last_token_cases(), name="reward at the last real token",
