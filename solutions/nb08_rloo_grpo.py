@@ -1,4 +1,5 @@
-"""Solutions of notebook 08 (RLOO and GRPO): the leave-one-out baseline, the group-normalised advantage, GRPO's loss."""
+"""Solutions of notebook 08 (RLOO and GRPO): the leave-one-out baseline, the group-normalised advantage, GRPO's loss,
+the 🦁 reward function GRPOTrainer calls."""
 
 import torch
 
@@ -22,3 +23,10 @@ def my_grpo_loss(logp, logp_old, logp_ref, advantages, mask, clip_eps, beta):
     kl = torch.exp(log_r) - 1 - log_r  # k3, per token
     per_token = (pg_loss + beta * kl) * mask
     return (per_token.sum(dim=1) / mask.sum(dim=1)).mean()  # each reply's token mean, then the mean over replies
+
+
+def my_reward_function(scorer):
+    def reward_model(prompts, completions, query, **kwargs):  # TRL passes every dataset column by name
+        texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]  # a conversation: its last message
+        return scorer(list(query), texts).tolist()  # one Python float per completion, in order
+    return reward_model

@@ -21,7 +21,7 @@ SOLUTIONS = [
     ("nb04_ppo", ppo_exercises.check_ppo_update, ["my_ppo_update"]),
     ("nb05_dpo", dpo.check_sequence_logprobs, ["my_sequence_logprobs"]),
     ("nb05_dpo", dpo.check_dpo_loss, ["my_dpo_loss"]),
-    ("nb05_dpo", dpo.check_dpo_gradient, ["my_dpo_grad"]),
+    ("nb05_dpo", dpo.check_dpo_logits_grad, ["my_dpo_logits_grad"]),
     ("nb06_toxicity_eval", toxicity_metrics.check_expected_max_toxicity, ["my_expected_max_toxicity"]),
     ("nb06_toxicity_eval", toxicity_metrics.check_bootstrap_ci, ["my_bootstrap_ci"]),
     ("nb07_summarize_rlhf", summarize_rlhf.check_normalised_rewards, ["my_normalised_rewards"]),
@@ -29,6 +29,7 @@ SOLUTIONS = [
     ("nb08_rloo_grpo", grpo_exercises.check_leave_one_out_baseline, ["my_leave_one_out_baseline"]),
     ("nb08_rloo_grpo", grpo_exercises.check_group_advantages, ["my_group_advantages"]),
     ("nb08_rloo_grpo", grpo_exercises.check_grpo_loss, ["my_grpo_loss"]),
+    ("nb08_rloo_grpo", grpo_exercises.check_reward_function, ["my_reward_function"]),
 ]
 
 

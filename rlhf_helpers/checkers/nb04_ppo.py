@@ -1,12 +1,14 @@
 """Exercise checkers of notebook 04 (PPO): GAE, the clipped surrogate, the k1 and k3 KL estimators.
 
 Each checker runs the learner's function and the reference from `ppo_math` on copies of the same random
-and edge cases and prints ✅ / ❌ / ⏭ through `exercises.check` (it never raises); a wrong answer that
+and edge cases and prints ✅ / ❌ / ⏭ through `core.check` (it never raises); a wrong answer that
 matches a common mistake gets that mistake's hint.
 The learner's versions work on full (unmasked) (B, T) tensors: every token is a response token.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -27,6 +29,7 @@ def reference_clipped_surrogate(logp_new, logp_old, advantages, clip_eps):
 def _gae_cases():
     g = torch.Generator().manual_seed(0)
     cases = [(torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.5, 0.5, 0.5]]), 0.5, 0.5),  # worked by hand in ppo_math tests
+             (torch.tensor([[1.0, 0.0, -2.0]]), torch.tensor([[-0.5, 0.3, 0.1]]), 0.8, 0.6),  # same shapes, other answer
              (torch.tensor([[2.0]]), torch.tensor([[0.5]]), 0.9, 0.9)]  # a single token: A = r - V
     for shape, gamma, lam in [((2, 5), 1.0, 0.95), ((3, 8), 0.99, 0.0), ((4, 6), 0.9, 1.0)]:
         cases.append((torch.randn(*shape, generator=g), torch.randn(*shape, generator=g), gamma, lam))
@@ -38,8 +41,9 @@ def _surrogate_cases():
     eps = 0.2
     ratios = torch.tensor([[1.5, 1.0, 0.5, 1.5, 1.0, 0.5, 1.19, 0.81]])  # both sides of 1 ± ε, both signs of A
     advantages = torch.tensor([[1.0, 1.0, 1.0, -1.0, -1.0, -1.0, 2.0, -2.0]])
-    cases = [(ratios.log(), torch.zeros_like(ratios), advantages, eps)]
-    for shape in [(2, 5), (4, 7)]:
+    cases = [(ratios.log(), torch.zeros_like(ratios), advantages, eps),
+             (ratios.log() - 1, torch.full_like(ratios, -1.0), -advantages.flip(-1), 0.1)]  # same shapes, other answer
+    for shape in [(2, 5), (2, 5), (4, 7)]:
         logp_old = -torch.rand(*shape, generator=g) * 3
         logp_new = logp_old + torch.randn(*shape, generator=g) * 0.4
         cases.append((logp_new, logp_old, torch.randn(*shape, generator=g), 0.1 if shape[0] == 2 else 0.3))
@@ -48,8 +52,9 @@ def _surrogate_cases():
 
 def _kl_cases():
     g = torch.Generator().manual_seed(2)
-    cases = [(torch.tensor([[-1.0, -2.0, -0.5]]), torch.tensor([[-1.0, -1.0, -3.0]]))]
-    for shape in [(2, 6), (5, 3)]:
+    cases = [(torch.tensor([[-1.0, -2.0, -0.5]]), torch.tensor([[-1.0, -1.0, -3.0]])),
+             (torch.tensor([[-0.2, -4.0, -1.5]]), torch.tensor([[-2.0, -0.1, -1.5]]))]  # same shapes, other answer
+    for shape in [(2, 6), (2, 6), (5, 3)]:
         cases.append((-torch.rand(*shape, generator=g) * 4, -torch.rand(*shape, generator=g) * 4))
     return cases
 
@@ -128,7 +133,7 @@ def check_gae(fn) -> bool | None:
 def check_clipped_surrogate(fn) -> bool | None:
     """Exercise: `fn(logp_new, logp_old, advantages, clip_eps) -> scalar loss` against the reference."""
     return check(fn, reference_clipped_surrogate, _surrogate_cases(), name="clipped surrogate",
-                 mistakes=SURROGATE_MISTAKES,
+                 mistakes=SURROGATE_MISTAKES, grad_args=(0,),  # the update trains through logp_new
                  hint="case 1 has ratios on both sides of 1 ± ε with both signs of A: check which of the two "
                       "losses wins in each, and the average over all tokens")
 
@@ -211,10 +216,31 @@ def _weights_after(update_fn, seed: int, config) -> dict:
 
 
 def _largest_difference(got: dict, want: dict) -> tuple[str, float]:
-    """The weight that differs most between two runs, and by how much."""
-    diffs = {n: (got[n] - want[n]).abs().max().item() for n in want}
+    """The weight that differs most between two runs, and by how much: inf where a weight is missing, changed shape
+    or holds NaN or inf (a NaN difference would compare False with any tolerance)."""
+    diffs = {}
+    for n, w in want.items():
+        g = got.get(n)
+        if g is None or g.shape != w.shape or not torch.isfinite(g).all():
+            diffs[n] = math.inf
+        else:
+            diffs[n] = (g.double() - w.double()).abs().max().item() if w.numel() else 0.0
     name = max(diffs, key=diffs.get)
     return name, diffs[name]
+
+
+def _weights_problem(got: dict, want: dict) -> str | None:
+    """What is wrong with the learner's weights beyond a difference of values: missing, reshaped, NaN or inf."""
+    for n, w in want.items():
+        g = got.get(n)
+        if g is None:
+            return f"{n} is no longer a trainable weight: don't freeze or replace the model's weights"
+        if g.shape != w.shape:
+            return f"{n} changed shape from {tuple(w.shape)} to {tuple(g.shape)}"
+        if not torch.isfinite(g).all():
+            return (f"{n} holds NaN or infinite values after your update: a loss that became NaN (0/0, log of 0) "
+                    f"or a step without gradient clipping")
+    return None
 
 
 def _update_variant(shuffle=True, zero_grad=True, value_loss=True, clip_ratio=True, clip_grads="separate"):
@@ -286,12 +312,19 @@ def check_ppo_update(fn) -> bool | None:
         except Exception as err:  # the learner's code may fail in any way; report it, don't raise
             print(f"❌ {name}: case {i + 1} raised {type(err).__name__}: {err}")
             return False
-        weight, diff = _largest_difference(got, want)
-        if diff > 1e-5:
+        try:
+            problem = _weights_problem(got, want)
+            weight, diff = _largest_difference(got, want)
+        except Exception as err:  # weights the learner's code left in an odd state: report, don't raise
+            problem, weight, diff = f"its weights could not be read ({type(err).__name__}: {err})", "", math.inf
+        if problem:
+            print(f"❌ {name}: case {i + 1} of {len(_update_cases())}: {problem}.")
+            return False
+        if not diff <= 1e-5:
             likely = next((hint for hint, wrong in UPDATE_MISTAKES.items()
                            if _largest_difference(_weights_after(wrong, seed, config), got)[1] <= 1e-5), None)
-            hint = likely or ("compare your loop step by step with the text: shuffle, forward, both losses, "
-                              "zero_grad, backward, clip, step")
+            hint = likely or ("compare your loop with the text: shuffled mini-batches each epoch, the two losses "
+                              "summed, gradients zeroed then clipped (policy and critic separately), one step")
             print(f"❌ {name}: case {i + 1} of {len(_update_cases())} (ppo_epochs={config.ppo_epochs}, "
                   f"mini_batch_size={config.mini_batch_size}, clip_eps={config.clip_eps}, "
                   f"max_grad_norm={config.max_grad_norm}): after the update {weight} differs from the course's by "
