@@ -18,6 +18,9 @@ def _reward_pairs():
     cases.append((torch.zeros(5), torch.zeros(5)))  # a collapsed model: one constant reward
     cases.append((torch.tensor([4.0]), torch.tensor([-1.0])))
     cases.append((torch.tensor([-150.0, 2.0]), torch.tensor([150.0, 0.0])))  # -log(sigmoid(-300)) must stay finite
+    # two cases of one shape with different answers (1/3 and 2/3), one with a tie
+    cases.append((torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 2.0, 4.0])))
+    cases.append((torch.tensor([3.0, 2.0, 1.0]), torch.tensor([0.0, 1.0, 4.0])))
     return cases
 
 
@@ -58,10 +61,8 @@ def check_preference_accuracy(fn) -> bool | None:
     """Exercise (02): `fn(r_chosen, r_rejected)` -> share of pairs with r_chosen > r_rejected (ties wrong)."""
     from rlhf_helpers.course.reward_math import preference_accuracy
 
-    def my_preference_accuracy(r_chosen, r_rejected):
-        return float(fn(r_chosen, r_rejected))
-
-    return check(my_preference_accuracy, lambda r_c, r_r: float(preference_accuracy(r_c, r_r)), _reward_pairs(),
+    # The answer is one number: a 0-d tensor or a Python float passes; a (B,) tensor (no .mean()) is named as such.
+    return check(fn, lambda r_c, r_r: float(preference_accuracy(r_c, r_r)), _reward_pairs(),
                  name="preference accuracy", mistakes=ACCURACY_MISTAKES,
                  hint="look at the tied pairs (case 3) and at which reward must be the larger one")
 
@@ -74,6 +75,10 @@ def _pad_cases():
     for lengths in [(3, 5, 2), (4,), (1, 7, 7, 2)]:
         cases.append(([torch.randint(10, 99, (n,), generator=g).tolist() for n in lengths], 0))
     cases.append(([[5, 6], [7]], 3))  # a pad id that is not 0
+    # a real token equal to the pad id inside a row (GPT-2's pad is its EOS): the mask comes from the lengths;
+    # two batches of one shape (two rows) with different answers
+    cases.append(([[5, 3, 6], [3]], 3))
+    cases.append(([[50256, 10], [11, 12, 50256]], 50256))
     return cases
 
 
@@ -102,11 +107,29 @@ def _pad_mask_inverted(sequences, pad_id):
     return ids, 1 - mask
 
 
+def _pad_mask_from_ids(sequences, pad_id):
+    from rlhf_helpers.course.reward_model import pad_batch
+
+    ids, _ = pad_batch(sequences, pad_id)
+    return ids, (ids != pad_id).long()
+
+
+def _pad_float_ids(sequences, pad_id):
+    from rlhf_helpers.course.reward_model import pad_batch
+
+    ids, mask = pad_batch(sequences, pad_id)
+    return ids.float(), mask
+
+
 PAD_MISTAKES = {
     "padded to 512: pad to the longest sequence of THIS batch (that is what saves the compute)": _pad_fixed_512,
     "the padding is on the left; a classifier batch is padded on the right": _pad_left,
-    "the filler is 0, not pad_id (case 4 uses pad_id = 3)": _pad_with_zero,
+    "the filler is 0, not pad_id (cases 4 and 5 use pad_id = 3)": _pad_with_zero,
     "the mask is inverted: 1 marks a real token, 0 a pad": _pad_mask_inverted,
+    "the mask compares ids with pad_id, but a real token can have the pad's id (GPT-2's pad is its EOS): "
+    "mark the first len(sequence) positions of each row": _pad_mask_from_ids,
+    "the ids are floats (torch.zeros, torch.ones and torch.tensor of floats make floats): token ids index the embedding "
+    "table, pass dtype=torch.long": _pad_float_ids,
 }
 
 
@@ -117,4 +140,5 @@ def check_pad_batch(fn) -> bool | None:
     return check(fn, lambda seqs, pad_id: pad_batch(seqs, pad_id), _pad_cases(), name="dynamic padding",
                  mistakes=PAD_MISTAKES,
                  hint="compare the shapes (B, longest row of this batch), the side of the padding, the filler "
-                      "(pad_id) and the mask (1 on real tokens); both outputs are long tensors")
+                      "(pad_id) and the mask (1 on the first len(sequence) positions, whatever the ids); both "
+                      "outputs are long tensors")
