@@ -164,6 +164,8 @@ CHECKERS = {
     "01 labels": (sft.check_completion_only_labels, sft.completion_only_labels, labels_loop, sft.LABEL_MISTAKES,
                   labels_in_place),
     "01 rouge": (sft.check_rouge_l, sft.rouge_l_f1, rouge_l_recursive, sft.ROUGE_MISTAKES, None),
+    "01 LCS": (sft.check_lcs_length, sft.lcs_length, lambda a, b: sft.lcs_length(list(b), list(a)), sft.LCS_MISTAKES,
+               lambda a, b: sft.lcs_length(a, b) + 0 * len(a.reverse() or a)),
     "02 padding": (nb02_reward_bert.check_pad_batch, pad_batch, pad_with_torch, nb02_reward_bert.PAD_MISTAKES, None),
     "02 accuracy": (nb02_reward_bert.check_preference_accuracy, preference_accuracy,
                     lambda c, r: sum(float(a > b) for a, b in zip(c, r)) / len(c),

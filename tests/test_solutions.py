@@ -10,6 +10,7 @@ from rlhf_helpers.checkers import nb08_rloo_grpo as grpo_exercises
 
 SOLUTIONS = [
     ("nb01_sft", sft.check_completion_only_labels, ["my_completion_only_labels"]),
+    ("nb01_sft", sft.check_lcs_length, ["my_lcs_length"]),
     ("nb01_sft", sft.check_rouge_l, ["my_rouge_l_f1"]),
     ("nb02_reward_bert", nb02_reward_bert.check_pad_batch, ["my_pad_batch"]),
     ("nb02_reward_bert", nb02_reward_bert.check_preference_accuracy, ["my_preference_accuracy"]),
