@@ -1,5 +1,6 @@
-"""Reference solutions of notebook 02's open exercises (More exercises): the frozen pooler, the centring term,
-wrong-post pairs. The padding benchmark is a command: `python benchmarks/padding_benchmark.py --max-length 128`.
+"""Reference solutions of notebook 02's open exercises (More exercises): the frozen pooler, the centring term
+(the notebook's solution sets `center_rewards_coefficient` in its RewardConfig; the loss it adds is below),
+wrong-post pairs.
 """
 
 import dataclasses
@@ -39,9 +40,3 @@ def centred_pairwise_loss(r_chosen, r_rejected, coefficient):
     the second only sums: it pulls the rewards' origin towards 0 without changing their order.
     """
     return -F.logsigmoid(r_chosen - r_rejected).mean() + coefficient * ((r_chosen + r_rejected) ** 2).mean()
-
-
-def centred_config(config, coefficient=0.01):
-    """🦁 The notebook's RewardConfig with the centring term on (train a fresh model with it)."""
-    return dataclasses.replace(config, center_rewards_coefficient=coefficient,
-                               output_dir=str(config.output_dir) + "_centred")
