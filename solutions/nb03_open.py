@@ -1,5 +1,5 @@
 """Reference solutions of notebook 03's open exercises (More exercises): frozen layers, a per-token reward-model
-loss, the reward at the last column, pairs dropped by `max_length`, and UltraFeedback's scores as a margin.
+loss, and UltraFeedback's scores as a margin.
 """
 
 import dataclasses
@@ -76,16 +76,6 @@ def train_per_token(scratch, optimizer, train_c, train_r, pad_id, steps, batch_s
         optimizer.zero_grad()
         losses.append(loss.item())
     return losses
-
-
-def last_column_reward(values, attention_mask):
-    """🐕 The wrong rule: the value at the batch's last column, a pad position for every shorter right-padded row."""
-    return values[:, -1]
-
-
-def dropped_by_max_length(trainer, dataset):
-    """🐕 How many pairs RewardTrainer removed, without a word, for being longer than `max_length`."""
-    return len(dataset) - len(trainer.train_dataset)
 
 
 def ultrafeedback_with_margin(rows, as_text, scale=1.0):

@@ -268,10 +268,10 @@ def test_check_pairwise_loss():
 
 
 def test_check_last_token_reward():
-    assert nb03_reward_gpt2.check_last_token_reward(gather_last_token)
-    right_only = lambda v, m: v[torch.arange(v.shape[0]), m.sum(-1) - 1]
+    assert nb03_reward_gpt2.check_last_token_reward(lambda v, ids, m, pad: gather_last_token(v, m))
+    right_only = lambda v, ids, m, pad: v[torch.arange(v.shape[0]), m.sum(-1) - 1]
     assert not nb03_reward_gpt2.check_last_token_reward(right_only)
-    assert not nb03_reward_gpt2.check_last_token_reward(lambda v, m: v[:, -1])  # the last column
+    assert not nb03_reward_gpt2.check_last_token_reward(lambda v, ids, m, pad: v[:, -1])  # the last column
 
 
 def test_reward_model_scorer_scores_a_text_as_reward_trainer_trained_on_it(toy, tmp_path):
