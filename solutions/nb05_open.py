@@ -1,12 +1,10 @@
 """Reference solutions of notebook 05's open exercises (More exercises): precomputed reference log-probs,
-a sweep over β, LoRA without a trained `lm_head`, and the IPO loss.
+a sweep over β, and the IPO loss.
 """
 
 import dataclasses
 import json
 from pathlib import Path
-
-import torch
 
 
 def precomputed_ref_config(config):
@@ -36,27 +34,6 @@ def margins_of(trainer_state_path):
     """🐕 (steps, rewards/margins) from a DPO run's trainer_state.json."""
     logs = [e for e in json.loads(Path(trainer_state_path).read_text())["log_history"] if "rewards/margins" in e]
     return [e["step"] for e in logs], [e["rewards/margins"] for e in logs]
-
-
-def lora_without_head(S):
-    """🦁 The notebook's LoRA config with adapters on attention and MLP only: no trained copy of `lm_head`."""
-    from peft import LoraConfig
-
-    return LoraConfig(r=S.lora_r, lora_alpha=S.lora_alpha, target_modules=S.lora_targets, modules_to_save=None,
-                      task_type="CAUSAL_LM")
-
-
-@torch.no_grad()
-def first_token_probs(model, tokenizer, prompts, top=5):
-    """🦁 The mean distribution of the reply's first token over `prompts`: the `top` tokens and their probabilities."""
-    from rlhf_helpers.course.generation import encode_prompts
-
-    enc = encode_prompts(tokenizer, prompts, model.device)  # left padding: every prompt ends in the last column
-    positions = (enc.attention_mask.cumsum(-1) - 1).clamp(min=0)  # count real tokens only, as generate does
-    logits = model(**enc, position_ids=positions).logits[:, -1].float()  # (B, V)
-    probs = torch.softmax(logits, dim=-1).mean(dim=0)  # (V,)
-    p, ids = probs.topk(top)
-    return {tokenizer.decode([int(i)]): round(float(q), 3) for q, i in zip(p, ids)}
 
 
 def ipo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta,

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rlhf_helpers.course.dpo import DPO_METRICS, autograd_dpo_grad, dpo_loss_value, trainable_params_to_fp32
-from rlhf_helpers.checkers.nb05_dpo import check_dpo_gradient, check_dpo_loss, check_sequence_logprobs
+from rlhf_helpers.course.dpo import DPO_METRICS, autograd_dpo_logits_grad, dpo_loss_value, trainable_params_to_fp32
+from rlhf_helpers.checkers.nb05_dpo import check_dpo_logits_grad, check_dpo_loss, check_sequence_logprobs
 from rlhf_helpers.course.dpo_math import dpo_loss, dpo_loss_grad_wrt_logps, dpo_margin, sequence_logprobs
 
 
@@ -56,7 +56,7 @@ def test_check_skipped_exercise_returns_none(capsys):
 
     assert check_sequence_logprobs(not_done) is None  # None: the cell shows no bare False
     assert check_dpo_loss(not_done) is None
-    assert check_dpo_gradient(not_done) is None
+    assert check_dpo_logits_grad(not_done) is None
     assert capsys.readouterr().out.count("⏭") == 3
 
 
@@ -94,40 +94,39 @@ def test_check_dpo_loss_rejects_wrong(wrong, capsys):
     assert "❌" in capsys.readouterr().out
 
 
-# --------------------------------------------------------------------------- checker: gradient vs autograd
-def test_autograd_gradient_matches_the_formula():
+# --------------------------------------------------------------------------- checker: gradient w.r.t. the logits
+def test_autograd_logits_gradient_chains_the_logp_formula():
+    """d loss/d logits = dpo_loss_grad_wrt_logps / B · loss_mask[t+1] · (onehot(label[t+1]) - softmax(logits[t]))."""
     g = torch.Generator().manual_seed(5)
-    pc, pr, rc, rr = (torch.randn(7, generator=g) * 4 - 25 for _ in range(4))
-    got = autograd_dpo_grad(pc, pr, rc, rr, 0.2)
-    want = dpo_loss_grad_wrt_logps(pc, pr, rc, rr, 0.2)
-    for a, b in zip(got, want):
-        assert torch.allclose(a, b, atol=1e-7)
-    assert pc.grad is None and not pc.requires_grad  # the inputs are left alone
+    logits, labels = torch.randn(4, 6, 5, generator=g), torch.randint(0, 5, (4, 6), generator=g)
+    mask = torch.tensor([[0, 1, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [0, 1, 1, 0, 0, 0], [0, 1, 1, 1, 1, 0]])
+    ref = torch.randn(4, generator=g) - 8
+    got = autograd_dpo_logits_grad(logits, labels, mask, ref, 0.2)
+    logps = sequence_logprobs(logits, labels, mask)
+    coef = torch.cat(dpo_loss_grad_wrt_logps(logps[:2], logps[2:], ref[:2], ref[2:], 0.2)) / 2
+    want = torch.zeros_like(logits)
+    want[:, :-1] = coef[:, None, None] * mask[:, 1:, None] * (F.one_hot(labels[:, 1:], 5) - logits[:, :-1].softmax(-1))
+    assert torch.allclose(got, want, atol=1e-6)
+    assert not logits.requires_grad and got[:, -1].abs().sum() == 0  # inputs left alone; the last position: no score
 
 
-def _sigmoid_of_z(pc, pr, rc, rr, beta):  # the classic slip: sigma(z) instead of sigma(-z)
-    w = torch.sigmoid(dpo_margin(pc, pr, rc, rr, beta))
-    return -beta * w, beta * w
+def test_check_dpo_logits_grad_accepts_the_derived_formula(capsys):
+    from rlhf_helpers.solutions.nb05_dpo import my_dpo_logits_grad
+
+    assert check_dpo_logits_grad(autograd_dpo_logits_grad) is True
+    assert check_dpo_logits_grad(my_dpo_logits_grad) is True
+    assert capsys.readouterr().out.count("✅") == 2
 
 
-def _of_mean_loss(pc, pr, rc, rr, beta):  # gradient of the batch mean, not of each pair's loss
-    gc, gr = dpo_loss_grad_wrt_logps(pc, pr, rc, rr, beta)
-    return gc / len(pc), gr / len(pc)
+def _old_exercise_per_logp(logits, labels, loss_mask, ref_logps, beta):  # stops at d loss / d log pi: wrong shape
+    logps = sequence_logprobs(logits, labels, loss_mask)
+    B = len(logps) // 2
+    return torch.cat(dpo_loss_grad_wrt_logps(logps[:B], logps[B:], ref_logps[:B], ref_logps[B:], beta))
 
 
-def _signs_flipped(pc, pr, rc, rr, beta):
-    gc, gr = dpo_loss_grad_wrt_logps(pc, pr, rc, rr, beta)
-    return gr, gc
-
-
-def test_check_dpo_gradient_accepts_the_derived_formula(capsys):
-    assert check_dpo_gradient(dpo_loss_grad_wrt_logps) is True
-    assert "✅" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("wrong", [_sigmoid_of_z, _of_mean_loss, _signs_flipped])
-def test_check_dpo_gradient_rejects_wrong(wrong, capsys):
-    assert check_dpo_gradient(wrong) is False
+@pytest.mark.parametrize("wrong", [_old_exercise_per_logp])
+def test_check_dpo_logits_grad_rejects_wrong(wrong, capsys):
+    assert check_dpo_logits_grad(wrong) is False
     assert "❌" in capsys.readouterr().out
 
 
@@ -209,16 +208,16 @@ def dpo_run(tmp_path_factory):
     from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
-    from rlhf_helpers.infra.toy import models as tm
-    from rlhf_helpers.infra.toy import text as tt
+    from rlhf_helpers.infra.toy.chat import hh_rlhf_row
+    from rlhf_helpers.infra.toy.checkpoints import tiny_model, train_bpe, wrap_tokenizer
     from rlhf_helpers.course.formatting import hh_to_conversational
 
     rng = random.Random(0)
-    rows = [hh_to_conversational(tt.hh_rlhf_row(rng, p_early_divergence=0.0)) for _ in range(24)]
+    rows = [hh_to_conversational(hh_rlhf_row(rng, p_early_divergence=0.0)) for _ in range(24)]
     texts = [m["content"] for r in rows for part in ("prompt", "chosen", "rejected") for m in r[part]]
-    tokenizer = tm.wrap_tokenizer(tm.train_bpe(texts, vocab_size=300), "zephyr")
-    model = tm.tiny_model("mistral", tokenizer, seed=0).eval()
-    base = tm.tiny_model("mistral", tokenizer, seed=0).eval()  # an untouched copy of the starting model
+    tokenizer = wrap_tokenizer(train_bpe(texts, vocab_size=300), "zephyr")
+    model = tiny_model("mistral", tokenizer, seed=0).eval()
+    base = tiny_model("mistral", tokenizer, seed=0).eval()  # an untouched copy of the starting model
     config = DPOConfig(output_dir=str(tmp_path_factory.mktemp("dpo")), max_steps=3, per_device_train_batch_size=8,
                        per_device_eval_batch_size=8, learning_rate=1e-2, beta=0.3, max_length=96, logging_steps=1,
                        save_strategy="no", report_to="none", use_cpu=True, bf16=False, activation_checkpointing=False,

@@ -13,7 +13,7 @@ from rlhf_helpers.checkers import nb08_rloo_grpo as grpo_exercises
 from rlhf_helpers.course.grpo_math import group_advantages, leave_one_out_baseline
 from rlhf_helpers.checkers.core import MUTATION_HINT
 from rlhf_helpers.course.ppo_math import kl_k1, kl_k3
-from rlhf_helpers.course.reward_math import gather_last_token, pairwise_loss, preference_accuracy
+from rlhf_helpers.course.reward_math import pairwise_loss, preference_accuracy
 from rlhf_helpers.course.reward_model import pad_batch
 from rlhf_helpers.solutions.nb04_ppo import my_ppo_update
 
@@ -53,7 +53,7 @@ def pad_with_torch(sequences, pad_id):
     return ids, mask
 
 
-def last_token_loop(values, attention_mask):
+def last_token_loop(values, input_ids, attention_mask, pad_token_id):
     return torch.stack([values[b, attention_mask[b].nonzero().max()] for b in range(len(values))])
 
 
@@ -83,9 +83,19 @@ def dpo_softplus(pc, pr, rc, rr, beta):
     return F.softplus(-beta * ((pc - rc) - (pr - rr))).mean()
 
 
-def dpo_grad_one_minus(pc, pr, rc, rr, beta):
-    weight = 1 - torch.sigmoid(beta * ((pc - rc) - (pr - rr)))
-    return -beta * weight, beta * weight
+def dpo_logits_grad_per_row(logits, labels, loss_mask, ref_logps, beta):
+    B = logits.shape[0] // 2
+    grad = torch.zeros_like(logits)
+    for row in range(2 * B):  # one reply at a time, token by token
+        pair, sign = row % B, (-1.0 if row < B else 1.0)
+        logps = dpo.sequence_logprobs(logits, labels, loss_mask)
+        z = beta * ((logps[pair] - ref_logps[pair]) - (logps[pair + B] - ref_logps[pair + B]))
+        for t in range(logits.shape[1] - 1):
+            if loss_mask[row, t + 1]:
+                probs = torch.softmax(logits[row, t], -1)
+                onehot = F.one_hot(labels[row, t + 1], probs.numel())
+                grad[row, t] = sign * beta * (1 - torch.sigmoid(z)) / B * (onehot - probs)
+    return grad
 
 
 def normalised_loop(reward_fn, prompts, summaries, references):
@@ -172,8 +182,8 @@ CHECKERS = {
                     nb02_reward_bert.ACCURACY_MISTAKES, accuracy_sorts),
     "03 pairwise": (nb03_reward_gpt2.check_pairwise_loss, pairwise_loss, lambda c, r: F.softplus(r - c).mean(),
                     nb03_reward_gpt2.PAIRWISE_MISTAKES, None),
-    "03 last token": (nb03_reward_gpt2.check_last_token_reward, gather_last_token, last_token_loop,
-                      nb03_reward_gpt2.LAST_TOKEN_MISTAKES, None),
+    "03 last token": (nb03_reward_gpt2.check_last_token_reward, nb03_reward_gpt2.reference_last_token_reward,
+                      last_token_loop, nb03_reward_gpt2.LAST_TOKEN_MISTAKES, None),
     "04 GAE": (ppo_exercises.check_gae, ppo_exercises.reference_gae, gae_matrix, ppo_exercises.GAE_MISTAKES,
                gae_in_place),
     "04 surrogate": (ppo_exercises.check_clipped_surrogate, ppo_exercises.reference_clipped_surrogate,
@@ -181,7 +191,8 @@ CHECKERS = {
     "05 log-probs": (dpo.check_sequence_logprobs, dpo.sequence_logprobs, logprobs_cross_entropy,
                      dpo.SEQUENCE_LOGPROB_MISTAKES, None),
     "05 DPO loss": (dpo.check_dpo_loss, dpo.dpo_loss_value, dpo_softplus, dpo.DPO_LOSS_MISTAKES, None),
-    "05 DPO gradient": (dpo.check_dpo_gradient, dpo.autograd_dpo_grad, dpo_grad_one_minus, dpo.DPO_GRAD_MISTAKES, None),
+    "05 DPO gradient": (dpo.check_dpo_logits_grad, dpo.autograd_dpo_logits_grad, dpo_logits_grad_per_row,
+                        dpo.DPO_GRAD_MISTAKES, None),
     "06 expected max": (toxicity_metrics.check_expected_max_toxicity, toxicity_metrics.expected_max_toxicity,
                         lambda s: float(np.mean([max(row) for row in s])), toxicity_metrics.EXPECTED_MAX_MISTAKES, None),
     "08 leave-one-out": (grpo_exercises.check_leave_one_out_baseline, leave_one_out_baseline, baseline_loop,

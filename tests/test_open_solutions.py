@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rlhf_helpers.course.reward_math import gather_last_token, pairwise_loss
+from rlhf_helpers.course.reward_math import pairwise_loss
 from rlhf_helpers.checkers.nb06_toxicity_eval import clustered_scores
 from rlhf_helpers.solutions import nb02_open, nb03_open, nb04_open, nb05_open, nb06_open
 
@@ -40,14 +40,6 @@ def test_per_token_loss_uses_the_positions_from_the_first_difference_to_the_long
     v_r2 = torch.tensor([[0.1, 0.2, 0.3, 0.4, -0.5]])
     got = nb03_open.per_token_pairwise_loss(v_c, v_r2, ids_c, ids_r2, mask_c, mask_c)
     assert torch.allclose(got, pairwise_loss(v_c[:, -1], v_r2[:, -1]))
-
-
-def test_last_column_reads_padding_where_the_last_real_token_does_not():
-    values = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    right_padded = torch.tensor([[1, 1, 1], [1, 0, 0]])
-    assert torch.equal(nb03_open.last_column_reward(values, torch.ones_like(right_padded)),
-                       gather_last_token(values, torch.ones_like(right_padded)))  # no padding: the same
-    assert nb03_open.last_column_reward(values, right_padded)[1] != gather_last_token(values, right_padded)[1]
 
 
 def test_ultrafeedback_margin_column_and_its_loss():

@@ -1,13 +1,14 @@
 """Notebook 05 (DPO): the exercise checkers.
 
 Each `check_*` runs a learner's function against the reference in `rlhf_helpers.course.dpo` (or its math module) on
-fixed cases and names a known mistake when the output matches one.
+fixed cases and names a known mistake when the output matches one. The notebook computes its DPO loss with the
+learner's log-probs and loss, so those two are checked on their gradients too.
 """
 
 from __future__ import annotations
 
 from rlhf_helpers.checkers.core import check
-from rlhf_helpers.course.dpo import autograd_dpo_grad, dpo_loss_value, dpo_margin, sequence_logprobs
+from rlhf_helpers.course.dpo import autograd_dpo_logits_grad, dpo_loss_value, dpo_margin, sequence_logprobs
 
 
 def _logprob_cases():
@@ -16,7 +17,7 @@ def _logprob_cases():
 
     g = torch.Generator().manual_seed(0)
     cases = []
-    for batch, length, vocab in [(1, 4, 5), (3, 9, 11), (4, 12, 7)]:
+    for batch, length, vocab in [(1, 4, 5), (3, 9, 11), (4, 12, 7), (3, 9, 11)]:  # two of one shape
         logits = torch.randn(batch, length, vocab, generator=g) * 3
         labels = torch.randint(0, vocab, (batch, length), generator=g)
         real = torch.randint(2, length + 1, (batch,), generator=g)  # tokens before the right padding
@@ -70,7 +71,7 @@ def check_sequence_logprobs(fn) -> bool | None:
     """Exercise 1: the learner's `fn(logits, labels, loss_mask)` against `dpo_math.sequence_logprobs`."""
 
     return check(fn, sequence_logprobs, _logprob_cases(), name="sequence log-probs",
-                 mistakes=SEQUENCE_LOGPROB_MISTAKES,
+                 mistakes=SEQUENCE_LOGPROB_MISTAKES, grad_args=(0,),
                  hint="check the one-position shift (of the labels AND the mask), the reduction over time, and "
                       "the -100 labels of the last case (torch.gather cannot take them)")
 
@@ -81,7 +82,7 @@ def _loss_cases():
 
     g = torch.Generator().manual_seed(1)
     cases = [(torch.tensor([-10.0]), torch.tensor([-12.0]), torch.tensor([-11.0]), torch.tensor([-11.0]), 0.5)]
-    for batch, beta in [(4, 0.1), (8, 0.3)]:
+    for batch, beta in [(4, 0.1), (8, 0.3), (4, 0.1)]:  # two of one shape
         logps = [torch.randn(batch, generator=g) * 5 - 30 for _ in range(4)]
         cases.append((*logps, beta))
     # a pair ranked very wrongly: log(sigmoid(z)) underflows, F.logsigmoid does not
@@ -128,47 +129,105 @@ DPO_LOSS_MISTAKES = {
 def check_dpo_loss(fn) -> bool | None:
     """Exercise 2: the learner's `fn(pc, pr, rc, rr, beta)` (a scalar loss) against the reference DPO loss."""
 
-    return check(fn, dpo_loss_value, _loss_cases(), name="DPO loss", mistakes=DPO_LOSS_MISTAKES,
+    return check(fn, dpo_loss_value, _loss_cases(), name="DPO loss", mistakes=DPO_LOSS_MISTAKES, grad_args=(0, 1),
                  hint="case 1 is small enough to work by hand; check which log-ratio is subtracted from which, "
                       "beta, the mean, and the very wrong pair of the last case, which must stay finite")
 
 
-def _grad_sigmoid_of_z(pc, pr, rc, rr, beta):
+def _logits_grad_cases():
+    """(logits, labels, loss_mask, ref_logps, beta) batches as DPOTrainer lays them out: B chosen rows, then the B
+    rejected rows of the same pairs; the reference's log-probs near the policy's; one pair ranked very wrongly."""
     import torch
 
-    weight = torch.sigmoid(dpo_margin(pc, pr, rc, rr, beta))
-    return -beta * weight, beta * weight
+    g = torch.Generator().manual_seed(3)
+    cases = []
+    for pairs, length, vocab, beta in [(1, 5, 6, 0.5), (2, 8, 7, 0.1), (2, 8, 7, 0.1), (3, 10, 5, 0.3)]:
+        logits = torch.randn(2 * pairs, length, vocab, generator=g) * 2
+        labels = torch.randint(0, vocab, (2 * pairs, length), generator=g)
+        real = torch.randint(3, length + 1, (2 * pairs,), generator=g)
+        prompt = torch.randint(1, 3, (2 * pairs,), generator=g)
+        positions = torch.arange(length)[None, :]
+        loss_mask = ((positions >= prompt[:, None]) & (positions < real[:, None])).long()
+        ref_logps = sequence_logprobs(logits + torch.randn(logits.shape, generator=g), labels, loss_mask)
+        cases.append((logits, labels, loss_mask, ref_logps, beta))
+    logits, labels, loss_mask, ref_logps, beta = cases[-1]
+    cases.append((logits, labels.masked_fill(loss_mask == 0, -100), loss_mask, ref_logps, beta))  # HF-style -100
+    wrong = ref_logps.clone()
+    wrong[0] += 200.0  # the reference liked the first chosen reply far more: z << 0, weight sigma(-z) ~ 1
+    cases.append((logits, labels, loss_mask, wrong, 1.0))
+    return cases
 
 
-def _grad_no_beta(pc, pr, rc, rr, beta):
+def _derived_logits_grad(logits, labels, loss_mask, ref_logps, beta, *, weight_of_minus_z=True, mean=True,
+                         onehot_minus_p=True, shift=True, reference=True, masked=True):
+    """The chain rule by hand, with switches that reproduce the common slips."""
     import torch
+    import torch.nn.functional as F
 
-    weight = torch.sigmoid(-dpo_margin(pc, pr, rc, rr, beta))
-    return -weight, weight
+    B = logits.shape[0] // 2
+    mask = loss_mask if masked else torch.ones_like(loss_mask)
+    labels = labels.masked_fill(loss_mask == 0, 0) if masked else labels.clamp(min=0)
+    if shift:
+        logp = sequence_logprobs(logits, labels, mask)
+        probs, targets, m = torch.softmax(logits[:, :-1].float(), -1), labels[:, 1:], mask[:, 1:]
+    else:
+        per_token = torch.log_softmax(logits.float(), -1).gather(-1, labels[..., None])[..., 0]
+        logp = (per_token * mask).sum(-1)
+        probs, targets, m = torch.softmax(logits.float(), -1), labels, mask
+    ref = ref_logps if reference else torch.zeros_like(ref_logps)
+    z = dpo_margin(logp[:B], logp[B:], ref[:B], ref[B:], beta)
+    weight = torch.sigmoid(-z) if weight_of_minus_z else torch.sigmoid(z)
+    coef = torch.cat([-beta * weight, beta * weight]) / (B if mean else 1)  # d loss / d log pi(y), per row
+    direction = F.one_hot(targets, logits.shape[-1]).float() - probs  # d log pi(y) / d logits
+    if not onehot_minus_p:
+        direction = -direction
+    grad = torch.zeros(logits.shape, dtype=torch.float32)
+    grad[:, :probs.shape[1]] = coef[:, None, None] * m[..., None].float() * direction
+    return grad.to(logits.dtype)
 
 
-def _grad_signs_swapped(pc, pr, rc, rr, beta):
-    grad_chosen, grad_rejected = autograd_dpo_grad(pc, pr, rc, rr, beta)
-    return grad_rejected, grad_chosen
+def _lg_sigmoid_of_z(*args):
+    return _derived_logits_grad(*args, weight_of_minus_z=False)
 
 
-def _grad_batch_mean(pc, pr, rc, rr, beta):
-    grad_chosen, grad_rejected = autograd_dpo_grad(pc, pr, rc, rr, beta)
-    return grad_chosen / len(pc), grad_rejected / len(pc)
+def _lg_sum_over_pairs(*args):
+    return _derived_logits_grad(*args, mean=False)
+
+
+def _lg_p_minus_onehot(*args):
+    return _derived_logits_grad(*args, onehot_minus_p=False)
+
+
+def _lg_no_shift(*args):
+    return _derived_logits_grad(*args, shift=False)
+
+
+def _lg_no_reference(*args):
+    return _derived_logits_grad(*args, reference=False)
+
+
+def _lg_no_mask(*args):
+    return _derived_logits_grad(*args, masked=False)
 
 
 DPO_GRAD_MISTAKES = {
     "d/dz[-log sigmoid(z)] = -sigmoid(-z), not -sigmoid(z): the weight is large for pairs ranked WRONG":
-        _grad_sigmoid_of_z,
-    "the chain rule's dz/d log π = ±beta is missing": _grad_no_beta,
-    "the signs are swapped: descending the loss must RAISE the chosen log-prob (negative gradient)":
-        _grad_signs_swapped,
-    "that is the gradient of the batch MEAN; the exercise asks for each pair's own loss": _grad_batch_mean,
+        _lg_sigmoid_of_z,
+    "the loss is the MEAN over the B pairs: each row's factor is ±beta·sigmoid(-z) / B": _lg_sum_over_pairs,
+    "the sign of the second step: d log softmax(l)[y] / dl = onehot(y) - softmax(l)": _lg_p_minus_onehot,
+    "the shift: logits[:, t] predict labels[:, t + 1], so the last position gets no gradient": _lg_no_shift,
+    "the reference is missing from z: it enters only through the weight sigmoid(-z), never the direction":
+        _lg_no_reference,
+    "prompt and padding positions get gradient: multiply by the (shifted) loss_mask": _lg_no_mask,
 }
 
 
-def check_dpo_gradient(fn) -> bool | None:
-    """Exercise 3: the learner's derived `fn(pc, pr, rc, rr, beta)` -> (grad_chosen, grad_rejected) against autograd."""
+def check_dpo_logits_grad(fn) -> bool | None:
+    """Exercise 3: the learner's derived `fn(logits, labels, loss_mask, ref_logps, beta)` -> (2B, T, V) gradient of
+    the batch-mean DPO loss w.r.t. the logits, against autograd."""
 
-    return check(fn, autograd_dpo_grad, _loss_cases(), name="DPO gradient vs autograd", mistakes=DPO_GRAD_MISTAKES,
-                 hint="apply the chain rule in two steps: d(-log sigmoid(z))/dz, then dz/d log π for each reply")
+    return check(fn, autograd_dpo_logits_grad, _logits_grad_cases(), name="DPO gradient w.r.t. the logits vs autograd",
+                 mistakes=DPO_GRAD_MISTAKES,
+                 hint="two chain-rule steps: d loss / d log pi(y) for each row (section 5's formula, divided by B "
+                      "for the mean; chosen rows first), then d log pi(y) / d logits[:, t] = loss_mask[:, t + 1] · "
+                      "(onehot(labels[:, t + 1]) - softmax(logits[:, t])); the last position gets 0")

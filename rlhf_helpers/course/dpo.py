@@ -1,6 +1,6 @@
-"""Around the DPO math (notebook 05): the metrics TRL's `DPOTrainer` logs, the batch-mean loss and the
-autograd gradient the exercises are checked against, the held-out margins of every pair, and the cast that
-makes a 4-bit model trained by `DPOTrainer` usable for generation again. The math itself is `dpo_math.py`."""
+"""Around the DPO math (notebook 05): the metrics TRL's `DPOTrainer` logs, the batch-mean loss and the autograd
+gradient w.r.t. the logits that the exercises are checked against, the held-out margins of every pair, and the cast
+that makes a 4-bit model trained by `DPOTrainer` usable for generation again. The math itself is `dpo_math.py`."""
 
 from __future__ import annotations
 
@@ -17,32 +17,33 @@ def dpo_loss_value(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
     return dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)[0]
 
 
-def autograd_dpo_grad(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta):
-    """Gradient of each pair's loss -log sigmoid(z) w.r.t. its two policy log-probs, by autograd.
+def autograd_dpo_logits_grad(logits, labels, loss_mask, ref_logps, beta):
+    """Gradient of the batch-mean DPO loss w.r.t. the policy's logits, by autograd: exercise 3's answer.
 
-    The loss is summed over pairs (not averaged), so pair b's gradient is d loss_b / d log pi(y|x_b).
-    Exercise 3 checks the derived formula against this.
+    The batch is laid out as `DPOTrainer` builds it: rows 0..B-1 are prompt + chosen, rows B..2B-1 prompt +
+    rejected of the same pairs. The reference log-probs are constants.
 
     Args:
-        policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps: (B,) log-probs.
-        beta: DPO temperature.
+        logits: (2B, T, V) the policy's logits. labels, loss_mask: (2B, T), as for `sequence_logprobs`.
+        ref_logps: (2B,) the reference's sequence log-probs, same row order. beta: DPO temperature.
     Returns:
-        (grad_chosen, grad_rejected): (B,) and (B,).
+        (2B, T, V) d loss / d logits, in the logits' dtype.
     """
     import torch
-    import torch.nn.functional as F
 
-    chosen = policy_chosen_logps.detach().clone().requires_grad_(True)
-    rejected = policy_rejected_logps.detach().clone().requires_grad_(True)
-    z = dpo_margin(chosen, rejected, ref_chosen_logps.detach(), ref_rejected_logps.detach(), beta)  # (B,)
-    grad_chosen, grad_rejected = torch.autograd.grad(-F.logsigmoid(z).sum(), [chosen, rejected])
-    return grad_chosen, grad_rejected
+    leaf = logits.detach().clone().requires_grad_(True)
+    policy_chosen, policy_rejected = sequence_logprobs(leaf, labels, loss_mask).chunk(2)
+    ref_chosen, ref_rejected = ref_logps.detach().chunk(2)
+    loss = dpo_loss_value(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)
+    (grad,) = torch.autograd.grad(loss, leaf)
+    return grad
 
 
-def held_out_margins(model, dataloader, beta):
+def held_out_margins(model, dataloader, beta, logprobs=sequence_logprobs):
     """The DPO margin z of every pair in `dataloader` (a `DPOTrainer` evaluation dataloader), from `sequence_logprobs`.
 
-    The policy is `model` with its adapters on, the reference the same model with them off. Each batch holds
+    The policy is `model` with its adapters on, the reference the same model with them off. `logprobs` is the
+    sequence log-prob function (the notebook passes the learner's when it passed its check). Each batch holds
     prompt + chosen in its first half and prompt + rejected in its second, as `DPOTrainer` builds it.
     Notebook 05 counts its held-out accuracy from these (z > 0) over all pairs: the trainer's `eval_rewards/accuracies`
     averages the per-batch shares, which differs slightly when the last batch is smaller.
@@ -56,8 +57,8 @@ def held_out_margins(model, dataloader, beta):
     with torch.no_grad():
         for batch in dataloader:
             ids, attention, mask = (batch[k].to(model.device) for k in ("input_ids", "attention_mask", "completion_mask"))
-            policy = sequence_logprobs(model(input_ids=ids, attention_mask=attention).logits, ids, mask)
+            policy = logprobs(model(input_ids=ids, attention_mask=attention).logits, ids, mask)
             with model.disable_adapter():
-                reference = sequence_logprobs(model(input_ids=ids, attention_mask=attention).logits, ids, mask)
+                reference = logprobs(model(input_ids=ids, attention_mask=attention).logits, ids, mask)
             margins.append(dpo_margin(*policy.chunk(2), *reference.chunk(2), beta).cpu())
     return torch.cat(margins)
