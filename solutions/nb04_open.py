@@ -1,5 +1,5 @@
-"""Reference solutions of notebook 04's open exercises (More exercises): PPO-ptx, the adaptive KL controller,
-critic warm-up, and a reward model trained on polite-vs-rude pairs only.
+"""Reference solutions of notebook 04's open exercises (More exercises): PPO-ptx, the adaptive KL controller
+and a reward model trained on polite-vs-rude pairs only.
 """
 
 import dataclasses
@@ -83,11 +83,6 @@ def adaptive_kl_config(config, kl_target=2.0, horizon_factor=1.0):
     """🐕 The notebook's PPOConfig with β adapted towards `kl_target` (Ziegler et al. 2019); horizon × factor."""
     return dataclasses.replace(config, adaptive_kl=True, kl_target=kl_target,
                                kl_horizon=max(1, int(config.kl_horizon * horizon_factor)))
-
-
-def critic_warmup_config(config, iterations=3):
-    """🐕 The notebook's PPOConfig whose first `iterations` train only the value head."""
-    return dataclasses.replace(config, critic_warmup=iterations)
 
 
 def new_policy(P, lora):

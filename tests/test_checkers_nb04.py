@@ -88,3 +88,11 @@ def test_ppo_update_judges_weights_whatever_it_returns(capsys):
     out = capsys.readouterr().out
     assert "✅" in out and "❌" in out
 
+
+
+def test_ppo_update_check_leaves_the_notebooks_random_stream_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ppo_exercises.check_ppo_update(my_ppo_update)
+    assert torch.equal(torch.rand(3), expected)  # the update that follows the check shuffles as without it

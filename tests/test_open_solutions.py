@@ -125,7 +125,6 @@ def test_exercise_configs_change_only_what_the_exercise_says():
     config = PPOConfig()
     adaptive = nb04_open.adaptive_kl_config(config, kl_target=2.0, horizon_factor=0.5)
     assert adaptive.adaptive_kl and adaptive.kl_target == 2.0 and adaptive.kl_horizon == config.kl_horizon // 2
-    assert nb04_open.critic_warmup_config(config).critic_warmup == 3
     assert adaptive.beta == config.beta and adaptive.learning_rate == config.learning_rate
 
 

@@ -299,6 +299,11 @@ def check_ppo_update(fn) -> bool | None:
     before the call, so `torch.randperm` shuffles alike) on a small random policy; the adapter and
     value-head weights after the update must agree.
     """
+    with torch.random.fork_rng(devices=[]):  # the cases seed torch: the notebook's own random stream stays as it was
+        return _check_ppo_update(fn)
+
+
+def _check_ppo_update(fn) -> bool | None:
     from rlhf_helpers.course.ppo import ppo_update
 
     name = "PPO update loop"
