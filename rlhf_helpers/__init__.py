@@ -20,6 +20,7 @@ infra/     the course's machinery, not course content
     profiles, precision, paths   the tiny and full profiles, dtype choice, where artifacts go   every notebook
     results, expected            the "what you should see" report and its ranges                every notebook
     runner, offline, colab       running notebooks headless, offline copies, Colab and Drive
+    stages                       models a later notebook loads, saved whole with a manifest     01, 04–08
     recipes, train_ppo, trl_script   the training runs as command-line recipes (at scale)
     quiet                        library messages that teach nothing, silenced at their source
     toy/                         the tiny profile's offline toy world and its ground truth

@@ -96,11 +96,11 @@ def test_keep_artifacts_on_drive_mounts_drive_only_when_asked(monkeypatch, tmp_p
 
 def test_full_profile_missing_stage_says_how_to_keep_it_on_drive(monkeypatch, tmp_path):
     from rlhf_helpers.infra.profiles import get_profile
-    from rlhf_helpers.infra.runner import ensure_stage
+    from rlhf_helpers.infra.stages import ensure_stage
 
     monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"run notebook 01_sft.ipynb first(.|\n)*KEEP_ARTIFACTS_ON_DRIVE = True"):
-        ensure_stage(get_profile("07_summarize_rlhf", "full"), "01_sft", "config.json")
+        ensure_stage(get_profile("07_summarize_rlhf", "full"), "01_sft", "model")
 
 
 def test_artifacts_outside_a_clone_go_to_the_home_cache(monkeypatch, tmp_path):
@@ -187,5 +187,5 @@ def test_notebooks_run_alone_with_the_package_from_its_wheel(wheel, colab_like, 
     assert Path(where["solutions"]) == site / "rlhf_helpers" / "solutions" / "nb07_open.py"  # the solution cells' import
     assert sorted(p.name for p in (tmp / "alone").iterdir()) == [f"{stem}.ipynb"]  # wrote nothing beside itself
     assert not (tmp / "home" / ".cache" / "rlhf-course").exists()  # artifacts went where RLHF_ARTIFACTS_DIR says
-    assert (tmp / "artifacts" / "tiny" / "01_sft" / "config.json").exists()
+    assert (tmp / "artifacts" / "tiny" / "01_sft" / "model" / "manifest.json").exists()  # saved whole
     assert "01_sft rebuilt" in text  # 07 ran 01 from the wheel's copy

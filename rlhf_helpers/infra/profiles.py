@@ -126,9 +126,6 @@ SETTINGS = {
 }
 
 
-TOY_WORLD_STAMP = ".toy_world"  # in a tiny stage's folder: the toy world it was trained with
-
-
 def toy_world_name(seed: int) -> str:
     """The toy world's folder name for `seed`, e.g. "v8-seed0" (it changes with the world's BUILD_VERSION)."""
     from rlhf_helpers.infra.toy import toy_world_dir
@@ -181,10 +178,6 @@ class Profile:
         profile_dir = self.name if self.name != "tiny" or self.seed == 0 else f"tiny-seed{self.seed}"
         path = self.artifacts / profile_dir / (stage or self.notebook)
         path.mkdir(parents=True, exist_ok=True)
-        if self.name == "tiny" and (stage or self.notebook) == self.notebook:
-            # which toy world this notebook trains on: a later notebook's `ensure_stage` rebuilds it after the
-            # world changes (a new version of the course), instead of loading models of a world that is gone
-            path.joinpath(TOY_WORLD_STAMP).write_text(toy_world_name(self.seed))
         return path
 
 

@@ -103,7 +103,7 @@ RUN_ORDER = ["01_sft", "02_reward_bert", "03_reward_gpt2", "04_ppo_zephyr", "05_
              "06_toxicity_eval", "07_summarize_rlhf"]
 
 
-# The earlier notebooks whose saved models a notebook loads (its `ensure_stage` calls; a test reads them from the
+# The earlier notebooks whose saved models a notebook loads (its `stages.ensure_stage` calls; a test reads them from the
 # notebooks). With `jobs` > 1 a notebook starts only after those of them in the same run have finished.
 STAGE_NEEDS = {"06_toxicity_eval": ["04_ppo_zephyr", "05_dpo", "08_rloo_grpo"], "07_summarize_rlhf": ["01_sft"],
                "08_rloo_grpo": ["04_ppo_zephyr"]}
@@ -215,55 +215,3 @@ def _run_side_by_side(paths: list[Path], out_dir: Path, profile: str, parameters
 def _print_finished(path: Path, row: dict) -> None:
     print(f"  {path.stem}: {'ok' if row['ok'] else 'FAILED'} in {row['seconds']:.1f} s", flush=True)
 
-
-def ensure_stage(profile, stem: str, required_file: str) -> Path:
-    """The artifacts folder of an earlier notebook, e.g. `ensure_stage(P, "01_sft", "config.json")`.
-
-    When `required_file` is missing there: in the tiny profile, that notebook is executed headless first
-    (a fresh kernel, its own code, a minute or two); in the full profile, a FileNotFoundError says which
-    notebook to run. Notebooks never rely on another notebook's kernel state, only on these files.
-    """
-    out = profile.output_dir(stem)
-    if _is_current(profile, out, required_file):
-        return out
-    if profile.name != "tiny":
-        raise FileNotFoundError(
-            f"{out / required_file} is missing: run notebook {stem}.ipynb first (profile {profile.name}), or point "
-            f"RLHF_ARTIFACTS_DIR at the folder that holds its artifacts. In Colab, whose disk is wiped between "
-            f"sessions, set KEEP_ARTIFACTS_ON_DRIVE = True in the cell after the parameters, in both "
-            f"notebooks: {stem} then saves to your Google Drive and this notebook finds it there.")
-    from filelock import FileLock
-
-    # Two notebooks that need the same stage at once (parallel runs) rebuild it once: the second waits.
-    with FileLock(str(out) + ".lock"):
-        if not _is_current(profile, out, required_file):
-            _rebuild_tiny_stage(out, stem, required_file, profile.seed)
-    return out
-
-
-def _is_current(profile, out: Path, required_file: str) -> bool:
-    """`required_file` is in `out` and, in tiny, was trained with the toy world in use now (its stamp says so)."""
-    from rlhf_helpers.infra.profiles import TOY_WORLD_STAMP, toy_world_name
-
-    if not (out / required_file).exists():
-        return False
-    if profile.name != "tiny":
-        return True
-    stamp = out / TOY_WORLD_STAMP
-    return stamp.exists() and stamp.read_text() == toy_world_name(profile.seed)
-
-
-def _rebuild_tiny_stage(out: Path, stem: str, required_file: str, seed: int) -> None:
-    """Run notebook `stem` headless in the tiny profile with `seed`; it must write `out / required_file`."""
-    import shutil
-    import tempfile
-
-    print(f"{stem} has not been run yet in the tiny profile (seed {seed}): running it now, headless ...", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        # run a copy: the installed notebooks' folder may be read-only, and the kernel works in its folder
-        (Path(tmp) / "source").mkdir()
-        source = Path(shutil.copy(notebooks_dir() / f"{stem}.ipynb", Path(tmp) / "source"))
-        row = run_notebook(source, Path(tmp), "tiny", parameters={"SEED": seed} if seed else None)
-    if not row["ok"] or not (out / required_file).exists():
-        raise RuntimeError(f"rebuilding {stem} failed: {row['error'] or required_file + ' was not written'}")
-    print(f"{stem} rebuilt in {row['seconds']:.0f} s")
