@@ -56,3 +56,23 @@ def test_artifacts_root_follows_env(monkeypatch, tmp_path):
     monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path))
     assert profiles.artifacts_root() == tmp_path.resolve()
     assert get_profile("01_sft", "tiny").output_dir().parent == tmp_path.resolve() / "tiny"
+
+
+def test_an_unknown_or_mistyped_setting_names_the_fix():
+    with pytest.raises(ValueError, match=r"did you mean 'max_steps'\?.*Fix the name in OVERRIDES"):
+        get_profile("01_sft", "tiny", settings={"max_step": 3})
+    with pytest.raises(ValueError, match=r"batch_size = '8' should be a number \(written without quotes\)"):
+        get_profile("01_sft", "tiny", settings={"batch_size": "8"})
+    with pytest.raises(ValueError, match="activation_checkpointing = 1 should be True or False"):
+        get_profile("08_rloo_grpo", "tiny", settings={"activation_checkpointing": 1})
+    assert get_profile("01_sft", "tiny", settings={"learning_rate": 1}).settings.learning_rate == 1  # an int is a number
+
+
+def test_an_artifacts_folder_that_cannot_be_written_says_so_and_how_to_choose_another(monkeypatch, tmp_path):
+    (tmp_path / "a_file").write_text("")  # a folder under a file cannot be made, not even by root
+    monkeypatch.setenv("RLHF_ARTIFACTS_DIR", str(tmp_path / "a_file" / "artifacts"))
+    with pytest.raises(OSError, match=r"cannot write to .*a_file/artifacts \(NotADirectoryError.*set the environment "
+                                      r"variable RLHF_ARTIFACTS_DIR to a folder you can write"):
+        setup("01_sft", "tiny")
+    with pytest.raises(OSError, match="RLHF_ARTIFACTS_DIR"):
+        get_profile("01_sft", "full").output_dir()

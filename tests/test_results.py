@@ -22,6 +22,31 @@ def test_writes_nothing_without_results_dir(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_results_file_that_is_not_json_is_named_with_the_fix(tmp_path):
+    from rlhf_helpers.infra.results import read_report
+
+    bad = tmp_path / "01_sft.json"
+    bad.write_text('{"rougeL": 0.3')  # a write that stopped halfway
+    with pytest.raises(ValueError, match=r"01_sft\.json is not JSON .* run the notebook again"):
+        read_report(bad)
+    bad.write_text('["rougeL", 0.3]')
+    with pytest.raises(ValueError, match="not a metric -> number table"):
+        read_report(bad)
+
+
+def test_the_runner_reports_a_results_file_that_is_not_json_as_a_failed_notebook(tmp_path):
+    import nbformat
+
+    from rlhf_helpers.infra.runner import run_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"open({str(tmp_path / '09_x.json')!r}, 'w').write('not json')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "09_x.ipynb")
+    row = run_notebook(tmp_path / "09_x.ipynb", tmp_path, "tiny")
+    assert not row["ok"] and "09_x.json is not JSON" in row["error"]
+
+
 def test_rejects_non_numbers_and_nan():
     with pytest.raises(ValueError, match="not a number"):
         report("x", {"a": "high"})

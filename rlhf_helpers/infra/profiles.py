@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from rlhf_helpers.infra.paths import artifacts_root  # noqa: F401  (re-exported: profiles.artifacts_root)
+from rlhf_helpers.infra.paths import artifacts_root, writable_folder  # artifacts_root re-exported
 from rlhf_helpers.infra.precision import Precision, choose_precision
 
 PROFILES = ("tiny", "full")
@@ -177,7 +177,8 @@ class Profile:
         """
         profile_dir = self.name if self.name != "tiny" or self.seed == 0 else f"tiny-seed{self.seed}"
         path = self.artifacts / profile_dir / (stage or self.notebook)
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            writable_folder(path)  # a clear error on a read-only or missing drive
         return path
 
 
@@ -224,7 +225,18 @@ def merge_settings(notebook: str, defaults: dict, settings: dict, named: dict) -
         raise ValueError(f"OVERRIDES must be a dict of setting -> value, got {settings!r}")
     unknown = sorted((set(settings) | set(named)) - set(defaults))
     if unknown:
-        raise ValueError(f"unknown setting(s) {unknown} for {notebook}; known: {sorted(defaults)}")
+        import difflib
+
+        close = {k: difflib.get_close_matches(k, defaults, n=1) for k in unknown}
+        hints = "".join(f" ({k!r}: did you mean {m[0]!r}?)" for k, m in close.items() if m)
+        raise ValueError(f"unknown setting(s) {unknown} for {notebook}{hints}; its settings are {sorted(defaults)}. "
+                         "Fix the name in OVERRIDES in the parameters cell.")
+    for key, value in {**settings, **named}.items():
+        default = defaults[key]
+        if value is not None and isinstance(default, (int, float)) and not (
+                isinstance(value, (int, float)) and isinstance(value, bool) == isinstance(default, bool)):
+            kind = "True or False" if isinstance(default, bool) else "a number (written without quotes)"
+            raise ValueError(f"{notebook}: setting {key} = {value!r} should be {kind}, like its default {default!r}")
     named = {k: v for k, v in named.items() if v is not None}
     clash = sorted(k for k in set(settings) & set(named) if settings[k] != named[k])
     if clash:
@@ -246,6 +258,7 @@ def setup(notebook: str, profile: str | None = None, seed: int = 0, settings: di
     from transformers import set_seed
 
     p = get_profile(notebook, profile, seed, settings, **overrides)
+    writable_folder(p.artifacts)  # before anything is built or trained: a read-only folder fails here, clearly
     other = "full" if p.name == "tiny" else "tiny"
     print(f"profile: {p.name}   device: {p.device}   notebook: {notebook}")
     print(f"to switch: set PROFILE = \"{other}\" in the parameters cell, or RLHF_PROFILE={other} before starting Jupyter")

@@ -41,9 +41,25 @@ def report(notebook: str, metrics: dict) -> dict[str, float]:
     if out_dir:
         path = Path(out_dir) / f"{notebook}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(flat, indent=1))
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(json.dumps(flat, indent=1))
+        os.replace(partial, path)  # whole or not at all: the runner reads it
         print(f"written to {path}")
     return flat
+
+
+def read_report(path: Path) -> dict[str, float]:
+    """The metrics a notebook's `report` wrote to `path`; a ValueError naming the file when it is not such a file."""
+    text = Path(path).read_text()
+    try:
+        metrics = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"{path} is not JSON ({err}; it starts {text[:40]!r}): it should hold the metrics the "
+                         "notebook's last cell reports. Delete it and run the notebook again.") from None
+    if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) for v in metrics.values()):
+        raise ValueError(f"{path} is JSON but not a metric -> number table ({text[:60]!r}): delete it and run the "
+                         "notebook again.")
+    return metrics
 
 
 def in_range(value: float, bounds: tuple) -> bool:

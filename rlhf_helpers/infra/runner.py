@@ -7,7 +7,6 @@ summary table is printed at the end.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -84,7 +83,14 @@ def run_notebook(path: Path, out_dir: Path, profile: str, parameters: dict | Non
             os.environ.update(env_before)
     seconds = time.perf_counter() - start
     results_file = out_dir / f"{path.stem}.json"
-    metrics = json.loads(results_file.read_text()) if results_file.exists() and not error else {}
+    metrics = {}
+    if results_file.exists() and not error:
+        from rlhf_helpers.infra.results import read_report
+
+        try:
+            metrics = read_report(results_file)
+        except ValueError as err:
+            error = str(err)
     return {"notebook": path.stem, "seconds": seconds, "ok": not error, "error": error, "metrics": metrics}
 
 
