@@ -71,6 +71,26 @@ def test_an_error_inside_the_save_leaves_the_old_copy_and_no_manifest(artifacts)
     assert sorted(x.name for x in folder.parent.iterdir()) == ["model"]
 
 
+def test_a_process_killed_between_the_weights_and_the_manifest_leaves_no_stage(artifacts, rebuilds):
+    """The kernel dies mid-save (no exception, no cleanup): the next notebook sees no stage, and the next save clears
+    what the dead one left."""
+    import subprocess
+    import sys
+
+    code = ("import os\nfrom rlhf_helpers.infra.profiles import get_profile\n"
+            "from rlhf_helpers.infra.stages import save_stage\n"
+            "with save_stage(get_profile('01_sft', 'full'), 'model') as folder:\n"
+            "    (folder / 'model.safetensors').write_text('weights')\n"
+            "    os._exit(9)  # killed before the manifest")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    notebook = artifacts / "full" / "01_sft"
+    assert [p.name.startswith(".model.partial-") for p in notebook.iterdir()] == [True]
+    with pytest.raises(FileNotFoundError, match=r"model was never saved: run notebook 01_sft\.ipynb first"):
+        ensure_stage(get_profile("07_summarize_rlhf", "full"), "01_sft", "model")
+    save_fake(get_profile("01_sft", "full"))
+    assert [p.name for p in notebook.iterdir()] == ["model"]
+
+
 # Three ways a save can stop between the weights and the manifest, seen from the next notebook.
 def interrupted_inside_the_with(p):
     with pytest.raises(KeyboardInterrupt):
