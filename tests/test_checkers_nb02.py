@@ -1,5 +1,6 @@
 """Notebook 02's checkers: dynamic padding must return long ids and a mask built from the lengths (a real token may
-have the pad's id); accuracy counts ties as wrong and names a forgotten .mean()."""
+have the pad's id); accuracy counts ties as wrong and names a forgotten .mean(); the wrong-post check scores both
+summaries next to the same post and counts ties half."""
 
 import copy
 
@@ -9,7 +10,7 @@ import torch
 from rlhf_helpers.checkers import nb02_reward_bert as nb02
 from rlhf_helpers.course.reward_math import preference_accuracy
 from rlhf_helpers.course.reward_model import pad_batch
-from rlhf_helpers.solutions.nb02_reward_bert import my_pad_batch, my_preference_accuracy
+from rlhf_helpers.solutions.nb02_reward_bert import my_pad_batch, my_preference_accuracy, my_wrong_post_win_rate
 
 
 def skipped(*args):
@@ -86,3 +87,54 @@ def test_an_answer_remembered_by_input_shape_fails(checker, reference, capsys):
         return copy.deepcopy(memo[key])
 
     assert checker(cached) is False
+
+
+# ---------------------------------------------------------------- the wrong-post check (🐕)
+def wrong_post_loop(reward_fn, prompts, summaries):  # correct, written another way: one call, a loop over posts
+    n = len(prompts)
+    rewards = reward_fn(list(prompts) * 2, list(summaries) + [summaries[(i + 1) % n] for i in range(n)])
+    score = 0.0
+    for i in range(n):
+        own, other = rewards[i].item(), rewards[n + i].item()
+        score += 1.0 if own > other else 0.5 if own == other else 0.0
+    return score / n
+
+
+def wrong_post_rotates_the_list(reward_fn, prompts, summaries):  # right number, but the caller's list is rotated
+    own = reward_fn(prompts, list(summaries))
+    summaries.append(summaries.pop(0))
+    other = reward_fn(prompts, summaries)
+    return float(((own > other).float() + 0.5 * (own == other).float()).mean())
+
+
+def test_wrong_post_checker_accepts_right_answers_and_names_each_mistake(capsys):
+    for fn in (nb02.reference_wrong_post_win_rate, my_wrong_post_win_rate, wrong_post_loop):
+        assert nb02.check_wrong_post_win_rate(fn) is True
+    assert nb02.check_wrong_post_win_rate(skipped) is None
+    capsys.readouterr()
+    for hint, wrong in nb02.WRONG_POST_MISTAKES.items():
+        assert nb02.check_wrong_post_win_rate(wrong) is False, hint
+        assert f"hint: {hint}" in capsys.readouterr().out
+
+
+def test_wrong_post_checker_rejects_comparing_two_posts_rewards_and_a_rotated_input(capsys):
+    from rlhf_helpers.checkers.core import MUTATION_HINT
+
+    assert nb02.check_wrong_post_win_rate(wrong_post_rotates_the_list) is False
+    assert MUTATION_HINT in capsys.readouterr().out
+    assert nb02.check_wrong_post_win_rate(lambda f, p, s: float("nan")) is False
+    assert nb02.check_wrong_post_win_rate(
+        lambda f, p, s: ((f(p, s) > f(p, s[1:] + s[:1])).float() + 0.5 * (f(p, s) == f(p, s[1:] + s[:1])).float())) is False
+    assert ".mean()" in capsys.readouterr().out
+
+
+def test_wrong_post_answer_remembered_by_input_shape_fails():
+    memo = {}
+
+    def cached(reward_fn, prompts, summaries):
+        key = len(prompts)
+        if key not in memo:
+            memo[key] = nb02.reference_wrong_post_win_rate(reward_fn, prompts, summaries)
+        return memo[key]
+
+    assert nb02.check_wrong_post_win_rate(cached) is False

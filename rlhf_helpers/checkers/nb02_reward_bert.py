@@ -142,3 +142,115 @@ def check_pad_batch(fn) -> bool | None:
                  hint="compare the shapes (B, longest row of this batch), the side of the padding, the filler "
                       "(pad_id) and the mask (1 on the first len(sequence) positions, whatever the ids); both "
                       "outputs are long tensors")
+
+
+def reference_wrong_post_win_rate(reward_fn, prompts, summaries):
+    """The wrong-post check of `course.reward_model.own_summary_win_rate`, for any `reward_fn(prompts, summaries)`.
+
+    Summary i and summary i+1 (the last post takes the first summary) are both scored next to post i; the result is
+    the share of posts whose own summary wins, ties counting half.
+    """
+    from rlhf_helpers.course.toxicity_metrics import win_rate
+
+    summaries = list(summaries)
+    others = summaries[1:] + summaries[:1]
+    return win_rate(reward_fn(prompts, summaries), reward_fn(prompts, others))
+
+
+def _words(text):
+    return set(text.lower().split())
+
+
+def reads_the_post(prompts, summaries):
+    """A toy reward model that reads the post: words a summary shares with its post."""
+    import torch
+
+    return torch.tensor([float(len(_words(p) & _words(s))) for p, s in zip(prompts, summaries)])
+
+
+def ignores_the_post(prompts, summaries):
+    """A toy reward model that judges the summary alone: its number of words (ties between equal lengths)."""
+    import torch
+
+    return torch.tensor([float(len(s.split())) for s in summaries])
+
+
+def rewards_long_posts(prompts, summaries):
+    """Reads the post, plus a part b(x) that depends on the post alone (its length), as a trained model may."""
+    import torch
+
+    return reads_the_post(prompts, summaries) + torch.tensor([float(len(p.split())) for p in prompts])
+
+
+_POSTS = ["my cousin lied about the rent last week", "my sister took my car without asking",
+          "my boss yelled at me in a meeting today", "my dad sold my old bike", "a friend forgot my birthday again"]
+_SUMMARIES = ["cousin lied about rent", "sister took my car", "boss yelled at me today", "dad sold my bike",
+              "friend forgot my birthday"]
+
+
+def _wrong_post_cases():
+    """(reward_fn, prompts, summaries): a model that reads the post, one that ignores it (ties), a post-only part
+    b(x); two cases of one shape with different answers."""
+    cases = [(reads_the_post, _POSTS, _SUMMARIES), (ignores_the_post, _POSTS, _SUMMARIES),
+             (rewards_long_posts, _POSTS, _SUMMARIES),
+             (reads_the_post, _POSTS[:3], ["rent", "my car", "boss"]),
+             (reads_the_post, _POSTS[:3], ["the boss", "my car", "cousin lied"]),
+             (ignores_the_post, _POSTS[:2], _SUMMARIES[:2][::-1]),
+             (rewards_long_posts, _POSTS[::-1], _SUMMARIES[::-1])]
+    return cases
+
+
+def _wrong_post_both_rolled(reward_fn, prompts, summaries):
+    from rlhf_helpers.course.toxicity_metrics import win_rate
+
+    prompts, summaries = list(prompts), list(summaries)
+    return win_rate(reward_fn(prompts, summaries), reward_fn(prompts[1:] + prompts[:1], summaries[1:] + summaries[:1]))
+
+
+def _wrong_post_ties_lose(reward_fn, prompts, summaries):
+    own, other = _own_and_other(reward_fn, prompts, summaries)
+    return float((own > other).float().mean())
+
+
+def _wrong_post_ties_win(reward_fn, prompts, summaries):
+    own, other = _own_and_other(reward_fn, prompts, summaries)
+    return float((own >= other).float().mean())
+
+
+def _wrong_post_previous(reward_fn, prompts, summaries):
+    from rlhf_helpers.course.toxicity_metrics import win_rate
+
+    summaries = list(summaries)
+    return win_rate(reward_fn(prompts, summaries), reward_fn(prompts, summaries[-1:] + summaries[:-1]))
+
+
+def _wrong_post_count(reward_fn, prompts, summaries):
+    own, other = _own_and_other(reward_fn, prompts, summaries)
+    return float(((own > other).float() + 0.5 * (own == other).float()).sum())
+
+
+def _own_and_other(reward_fn, prompts, summaries):
+    summaries = list(summaries)
+    return reward_fn(prompts, summaries), reward_fn(prompts, summaries[1:] + summaries[:1])
+
+
+WRONG_POST_MISTAKES = {
+    "the other summary was scored next to ITS post: both must be scored next to post i (reward_fn(prompts, "
+    "others)), because a part b(x) of the reward depends on the post alone and rewards of two posts are not "
+    "comparable": _wrong_post_both_rolled,
+    "a tie counts half, not as a loss: a model that ignores the post must score about 0.5": _wrong_post_ties_lose,
+    "a tie counts half, not as a win: a model that ignores the post must score about 0.5": _wrong_post_ties_win,
+    "take the NEXT post's summary (summaries[1:] + summaries[:1], the last post takes the first's), as section "
+    "2's check does": _wrong_post_previous,
+    "that is a count; the win rate is a share between 0 and 1 (a mean, not a sum)": _wrong_post_count,
+}
+
+
+def check_wrong_post_win_rate(fn) -> bool | None:
+    """Exercise (02): `fn(reward_fn, prompts, summaries)` -> share of posts whose own summary beats the next post's
+    summary, both scored next to the post, ties counting half."""
+
+    return check(fn, reference_wrong_post_win_rate, _wrong_post_cases(), name="wrong-post check",
+                 mistakes=WRONG_POST_MISTAKES,
+                 hint="others = summaries[1:] + summaries[:1]; score both lists next to the SAME prompts; a win "
+                      "counts 1, a tie 0.5; return the mean (one number)")
