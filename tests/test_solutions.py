@@ -14,6 +14,7 @@ SOLUTIONS = [
     ("nb01_sft", sft.check_rouge_l, ["my_rouge_l_f1"]),
     ("nb02_reward_bert", nb02_reward_bert.check_pad_batch, ["my_pad_batch"]),
     ("nb02_reward_bert", nb02_reward_bert.check_preference_accuracy, ["my_preference_accuracy"]),
+    ("nb02_reward_bert", nb02_reward_bert.check_wrong_post_win_rate, ["my_wrong_post_win_rate"]),
     ("nb03_reward_gpt2", nb03_reward_gpt2.check_pairwise_loss, ["my_pairwise_loss"]),
     ("nb03_reward_gpt2", nb03_reward_gpt2.check_last_token_reward, ["my_last_token_reward"]),
     ("nb04_ppo", ppo_exercises.check_kl_estimators, ["my_kl_k1", "my_kl_k3"]),
