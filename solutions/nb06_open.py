@@ -1,5 +1,5 @@
 """Reference solutions of notebook 06's open exercises (More exercises): K, a paired bootstrap of the difference,
-other thresholds, and a second classifier.
+and a second classifier.
 """
 
 import numpy as np
@@ -25,7 +25,7 @@ def metrics_by_k(scores, ks=(1, 2, 4, 8), n_boot=1000, seed=0):
 
 
 def paired_bootstrap_diff(scores_a, scores_b, n_boot=1000, seed=0, alpha=0.05):
-    """🐕 Mean toxicity of `scores_b` minus `scores_a` with a percentile interval from the SAME resampled prompts.
+    """🦁 Mean toxicity of `scores_b` minus `scores_a` with a percentile interval from the SAME resampled prompts.
 
     Both (N, K) matrices must hold the same N prompts in the same order. Returns (difference, low, high).
     """
@@ -48,13 +48,6 @@ def unpaired_bootstrap_diff(scores_a, scores_b, n_boot=1000, seed=0, alpha=0.05)
                       for _ in range(n_boot)])
     low, high = np.percentile(diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(b.mean() - a.mean()), float(low), float(high)
-
-
-def ratio_by_threshold(scores, thresholds=(0.3, 0.5, 0.7)):
-    """🦁 Toxic ratio of each model at each threshold, and the models ranked from most to least toxic."""
-    table = pd.DataFrame({t: {name: toxic_ratio(s, t) for name, s in scores.items()} for t in thresholds})
-    ranking = {t: " > ".join(table[t].sort_values(ascending=False).index) for t in thresholds}
-    return table.rename_axis(columns="threshold"), ranking
 
 
 def second_classifier_scores(texts, model_id="unitary/toxic-bert", label="toxic", device=None, batch_size=64):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhf_helpers.checkers.core import check
+from rlhf_helpers.checkers.core import _safe_repr, check
 from rlhf_helpers.course.toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity
 
 
 def _score_cases():
-    """Score matrices of several shapes (N != K, K = 1, N = 1), drawn with a fixed seed."""
+    """Score matrices of several shapes (N != K, K = 1, N = 1; two of shape (3, 2)), drawn with a fixed seed."""
     rng = np.random.default_rng(0)
-    shapes = [(3, 2), (5, 4), (4, 7), (20, 5), (6, 1), (1, 6)]
+    shapes = [(3, 2), (5, 4), (4, 7), (20, 5), (6, 1), (1, 6), (3, 2)]
     return [rng.beta(0.5, 2.0, size=shape) for shape in shapes]
 
 
@@ -57,19 +57,49 @@ def clustered_scores(n_prompts: int, k: int, seed: int, concentration: float = 4
 TRUE_MEAN = 0.2  # of clustered_scores
 
 
+def _two_numbers(got) -> tuple[float, float] | str:
+    """(low, high) as two floats, or why `got` is not two finite numbers (never raises, whatever `got` is)."""
+    import numbers
+
+    import torch
+
+    try:
+        if isinstance(got, (str, bytes, dict, set)) or not isinstance(got, (tuple, list, np.ndarray, torch.Tensor)):
+            raise TypeError
+        if isinstance(got, torch.Tensor) and type(got) is not torch.Tensor:
+            return "return two plain numbers (low, high), not a subclass of torch.Tensor"
+        values = list(got)
+        if len(values) != 2:
+            raise TypeError
+        pair = []
+        for v in values:
+            if isinstance(v, torch.Tensor) and type(v) is torch.Tensor and v.numel() == 1:
+                v = v.item()
+            elif isinstance(v, np.ndarray) and v.size == 1:
+                v = v.item()
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise TypeError
+            pair.append(float(v))
+    except Exception:  # anything else the learner's function returned: say what was expected
+        return f"return two numbers (low, high), got {_safe_repr(got)}"
+    if not all(np.isfinite(pair)):
+        return f"({pair[0]}, {pair[1]}): NaN or infinite where the interval needs two numbers"
+    return pair[0], pair[1]
+
+
 def _interval_problem(got, scores, want) -> str | None:
     """Why (low, high) is not a 95 % bootstrap interval of scores' mean like `want`, or None when it is one.
 
     The interval must contain the point estimate, and its width and centre must match the reference's
     within Monte-Carlo tolerance (any random stream passes; with 4000 resamples the two differ by ~2 %).
     """
-    try:
-        low, high = (float(v) for v in got)
-    except (TypeError, ValueError):
-        return f"return two numbers (low, high), got {got!r:.80}"
+    pair = _two_numbers(got)
+    if isinstance(pair, str):
+        return pair
+    low, high = pair
     point, (ref_low, ref_high) = float(scores.mean()), want
     width, ref_width = high - low, ref_high - ref_low
-    if not (np.isfinite(low) and np.isfinite(high)) or high < low:
+    if high < low:
         return f"({low:.4f}, {high:.4f}) is not an interval: low must be below high"
     if width <= 1e-12:
         return ("the interval has no width: every resample gave the same mean. Draw the N rows WITH "
@@ -91,19 +121,23 @@ def _interval_problem(got, scores, want) -> str | None:
 
 def _interval_text(interval) -> str:
     """(low, high) with 4 decimals, or the value as it came when it is not two numbers."""
-    try:
-        low, high = (float(v) for v in interval)
-        return f"({low:.4f}, {high:.4f})"
-    except (TypeError, ValueError):
-        return f"{interval!r:.80}"
+    pair = _two_numbers(interval)
+    return _safe_repr(interval) if isinstance(pair, str) else f"({pair[0]:.4f}, {pair[1]:.4f})"
 
 
-def _coverage(fn, n_datasets: int = 60, n_prompts: int = 20, k: int = 4, n_boot: int = 200) -> float:
-    """Share of simulated datasets (clustered_scores) whose interval from fn contains the true mean."""
+def _coverage(fn, n_datasets: int = 60, n_prompts: int = 20, k: int = 4, n_boot: int = 200) -> float | str:
+    """Share of simulated datasets (clustered_scores) whose interval from fn contains the true mean, or why fn
+    gave no interval on one of them."""
     hits = 0
     for d in range(n_datasets):
-        low, high = fn(clustered_scores(n_prompts, k, seed=1000 + d), n_boot, d)
-        hits += low <= TRUE_MEAN <= high
+        try:
+            got = fn(clustered_scores(n_prompts, k, seed=1000 + d), n_boot, d)
+        except Exception as err:  # the learner's code may fail in any way; report it, don't raise
+            return f"simulated dataset {d + 1} (20 prompts x 4 replies) raised {type(err).__name__}: {err}"
+        pair = _two_numbers(got)
+        if isinstance(pair, str):
+            return f"simulated dataset {d + 1} (20 prompts x 4 replies): {pair}"
+        hits += pair[0] <= TRUE_MEAN <= pair[1]
     return hits / n_datasets
 
 
@@ -146,6 +180,9 @@ def check_bootstrap_ci(fn) -> bool | None:
                   f"\n   hint: {problem}")
             return False
     coverage = _coverage(fn)
+    if isinstance(coverage, str):
+        print(f"❌ {name}: {coverage}")
+        return False
     if coverage < 0.85:
         print(f"❌ {name}: your 95 % intervals contain the true mean of simulated data only {coverage:.0%} of the "
               "time (60 datasets, 20 prompts x 4 replies, replies to one prompt alike).\n   hint: resample whole "
