@@ -1,4 +1,5 @@
-"""Reference solutions of notebook 08's open exercises (🐕): sweeps that rerun the notebook headless."""
+"""Reference solutions of notebook 08's open exercises: the 🐕 sweep of K that reruns the notebook headless, and the
+🦁 second reward function against stock replies."""
 
 from rlhf_helpers.solutions.nb05_open import run_notebook_with
 
@@ -22,3 +23,15 @@ def print_sweep(parameter, table):
     print(f"{parameter:>16} " + " ".join(f"{k:>22}" for k in keys))
     for value, row in table.items():
         print(f"{value!s:>16} " + " ".join(f"{row[k]:>22.3f}" if row[k] is not None else f"{'-':>22}" for k in keys))
+
+
+def duplicate_penalty(completions, query, **kwargs):
+    """🦁 A second TRL reward function: minus the share of the other replies to the same prompt that are word for word
+    this reply. TRL passes the whole generation batch, K replies per prompt; `query` says which prompt each answers."""
+    texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
+    penalties = []
+    for q, t in zip(query, texts):
+        others = sum(q2 == q for q2 in query) - 1  # the other replies to this prompt
+        copies = sum(q2 == q and t2 == t for q2, t2 in zip(query, texts)) - 1
+        penalties.append(-copies / others if others else 0.0)
+    return penalties

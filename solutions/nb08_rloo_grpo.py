@@ -26,7 +26,7 @@ def my_grpo_loss(logp, logp_old, logp_ref, advantages, mask, clip_eps, beta):
 
 
 def my_reward_function(scorer):
-    def reward_model(prompts, completions, query, **kwargs):  # TRL passes every dataset column by name
+    def reward_model(prompts, completions, query, **kwargs):  # TRL passes every dataset column by name (query)
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]  # a conversation: its last message
         return scorer(list(query), texts).tolist()  # one Python float per completion, in order
     return reward_model

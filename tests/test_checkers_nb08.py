@@ -80,3 +80,13 @@ def test_reward_function_rejects_cheats_and_odd_returns(capsys):
     assert check(lambda scorer, **kw: 1 / 0) is False
     out = capsys.readouterr().out
     assert "✅" not in out
+
+
+def test_open_duplicate_penalty_counts_copies_among_the_replies_to_the_same_prompt():
+    from rlhf_helpers.solutions.nb08_open import duplicate_penalty
+
+    query = ["q", "q", "q", "q", "r", "r"]  # two prompts, K = 4 and K = 2 (TRL passes the whole batch)
+    completions = [[{"role": "assistant", "content": t}] for t in ["a", "a", "b", "a", "a", "c"]]
+    # "a" under q: two of its three other replies are copies; "b": none; "a" under r is not a copy of q's "a"
+    assert duplicate_penalty(completions, query) == [-2 / 3, -2 / 3, 0.0, -2 / 3, 0.0, 0.0]
+    assert duplicate_penalty(["x"], ["q"]) == [0.0]  # a prompt with one reply: nothing to copy
