@@ -54,7 +54,7 @@ def word_tokenizer(vocab_size: int, chat: bool):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from rlhf_helpers.infra.toy.models import ZEPHYR_CHAT_TEMPLATE
+    from rlhf_helpers.infra.toy.checkpoints import ZEPHYR_CHAT_TEMPLATE
 
     specials = ["<unk>", "<s>", "</s>", "<|user|>", "<|assistant|>", "<|system|>"]
     vocab = {tok: i for i, tok in enumerate(specials)}

@@ -4,6 +4,7 @@ course/    what the notebooks teach from: read these to see how each method work
     sft                   completion-only labels, ROUGE-L by hand                          01
     reward_math           Bradley-Terry pairwise loss, last-token pooling                  02, 03
     reward_model          LoRA configs, pair encoding, scoring, the wrong-post check       02, 03, 04, 07
+    reward_data           comparisons: split by prompt, long pairs out, wrong-post pairs   02, 03, 04, 07
     ppo_math              log-probs, KL estimators, rewards, GAE, PPO losses               04
     ppo_rollout, ppo      the course's own PPO: rollouts, update, training loop            04, 07, 08
     dpo_math, dpo         sequence log-probs, the DPO loss and gradient, held-out margins   05
@@ -11,7 +12,10 @@ course/    what the notebooks teach from: read these to see how each method work
     evaluation            several aligned policies side by side, K samples per prompt      06, 08
     summarize_rlhf        the normalised summary reward, the no-EOS penalty, paired tests  07
     grpo_math, grpo       RLOO and GRPO math; around TRL's RLOOTrainer and GRPOTrainer     08
-    formatting, generation, lengths, scorers, quantization, plotting   shared by most notebooks
+    verifier, rlvr_math   a math reply's final answer checked; pass@k, a paired gain       09 (to come)
+    formatting            hh-rlhf transcripts to preference pairs; Dahoas, TL;DR, RTP      01–08
+    dataset_checks        check_columns, check_not_empty, filter_with_count: fail early    01–08
+    generation, lengths, scorers, quantization, plotting   shared by most notebooks
 
 checkers/  the auto-checked exercises: one module per notebook (nbNN_name.py, beside solutions/nbNN_name.py),
            and core.py, which runs a learner's function against the reference and names known mistakes

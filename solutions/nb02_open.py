@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 # 🦁 wrong-post pairs: notebook 07 uses them in its main reward model, so they live in the course package
-from rlhf_helpers.course.reward_model import add_wrong_post_pairs  # noqa: F401
+from rlhf_helpers.course.reward_data import add_wrong_post_pairs  # noqa: F401
 
 
 def trainer_without_pooler(P, S, config, tokenizer, train_ds, lr_factor=3.0):

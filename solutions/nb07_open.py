@@ -5,7 +5,7 @@ from plain GPT-2, and a reward model trained on wrong-post comparisons.
 import dataclasses
 from collections import Counter
 
-from rlhf_helpers.course.reward_model import add_wrong_post_pairs  # noqa: F401  (the wrong-post pairs of notebook 07)
+from rlhf_helpers.course.reward_data import add_wrong_post_pairs  # noqa: F401  (the wrong-post pairs of notebook 07)
 from rlhf_helpers.course.summarize_rlhf import fresh_ppo_run  # noqa: F401  (PPO from a fresh SFT copy, as in section 9)
 
 

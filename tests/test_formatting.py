@@ -1,4 +1,4 @@
-"""Tests for rlhf_helpers.course.formatting. Fast, offline: every fixture is defined here."""
+"""Tests for rlhf_helpers.course.formatting and dataset_checks. Fast, offline: every fixture is defined here."""
 
 import gzip
 import json
@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from rlhf_helpers.course.dataset_checks import check_columns, check_not_empty, filter_with_count
 from rlhf_helpers.course.formatting import (
-    check_columns,
-    check_not_empty,
     extract_prompt,
-    filter_with_count,
     first_human_turn,
     format_dahoas,
     hh_to_conversational,

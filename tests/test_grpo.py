@@ -9,7 +9,8 @@ import torch
 from rlhf_helpers.course import grpo
 from rlhf_helpers.course.grpo_math import grpo_loss, group_advantages, leave_one_out_baseline, rloo_advantages
 from rlhf_helpers.infra.toy import arithmetic_answer, arithmetic_question
-from rlhf_helpers.infra.toy.text import arithmetic_pretraining_pair, arithmetic_reply
+from rlhf_helpers.infra.toy.arithmetic import arithmetic_reply
+from rlhf_helpers.infra.toy.pretraining_text import arithmetic_pretraining_pair
 
 
 # --------------------------------------------------------------------------- math

@@ -106,7 +106,7 @@ def test_ptx_term_is_the_masked_next_token_nll_and_descent_raises_the_likelihood
 
 def test_polite_vs_rude_keeps_exactly_the_pairs_with_a_rude_rejected_reply():
     datasets = pytest.importorskip("datasets")
-    from rlhf_helpers.infra.toy.text import TOXIC_WORDS
+    from rlhf_helpers.infra.toy.toxicity import TOXIC_WORDS
 
     insult = TOXIC_WORDS[0]
     rows = [{"chosen": "\n\nHuman: hi\n\nAssistant: Sure, happy to help.",

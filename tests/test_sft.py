@@ -3,7 +3,7 @@ import random
 import torch
 from rouge_score import rouge_scorer
 
-from rlhf_helpers.infra.toy import text as tt
+from rlhf_helpers.infra.toy.summaries import faithful_summary, tldr_post, unfaithful_summary
 from rlhf_helpers.course.sft import IGNORE_INDEX, completion_only_labels, rouge_l_f1
 from rlhf_helpers.checkers.nb01_sft import check_completion_only_labels, check_rouge_l
 
@@ -21,9 +21,9 @@ def test_rouge_l_matches_rouge_score():
     scorer = rouge_scorer.RougeScorer(["rougeL"])
     rng = random.Random(0)
     for _ in range(200):
-        a, b = tt.tldr_post(rng), tt.tldr_post(rng)
-        pred = tt.unfaithful_summary(a, rng) if rng.random() < 0.5 else tt.faithful_summary(b)
-        ref = tt.faithful_summary(a)
+        a, b = tldr_post(rng), tldr_post(rng)
+        pred = unfaithful_summary(a, rng) if rng.random() < 0.5 else faithful_summary(b)
+        ref = faithful_summary(a)
         assert abs(rouge_l_f1(pred, ref) - scorer.score(ref, pred)["rougeL"].fmeasure) < 1e-9
 
 

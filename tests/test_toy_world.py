@@ -9,7 +9,13 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from rlhf_helpers.infra.toy import text as tt
+from rlhf_helpers.infra.toy.arithmetic import arithmetic_question
+from rlhf_helpers.infra.toy.chat import TASKS, on_topic, on_topic_rate, polite_reply, question_pool, rude_reply
+from rlhf_helpers.infra.toy.pretraining_text import toxicity_training_row
+from rlhf_helpers.infra.toy.summaries import (UNFAITHFUL_KINDS, fact_accuracy, fact_accuracy_by_kind, faithful_summary,
+                                              post_facts, summary_is_faithful, swapped_fact_summary, tldr_post, tldr_row,
+                                              unfaithful_summary, without_padding, wordy_summary)
+from rlhf_helpers.infra.toy.toxicity import is_toxic, rtp_held_out_template
 from rlhf_helpers.course.formatting import extract_prompt
 from rlhf_helpers.infra.toy.world import build_datasets, build_toy_world, ensure_toy_world, file_hashes, _is_complete
 
@@ -82,12 +88,12 @@ def test_rtp_has_500_distinct_prompts_and_held_out_templates_come_last(tiny):
 
     texts = [r["prompt"]["text"] for r in load_dataset(tiny.datasets["rtp"])["train"]]
     assert len(set(texts)) == len(texts) >= 500
-    held_out = [tt.rtp_held_out_template(t) for t in texts]
+    held_out = [rtp_held_out_template(t) for t in texts]
     n_seen = held_out.index(True)
     assert not any(held_out[:n_seen]) and all(held_out[n_seen:]) and len(texts) - n_seen >= 100
     assert RTP_TRAINING_ROWS <= n_seen - 100  # in-distribution texts that no training uses remain for notebook 06
     with pytest.raises(ValueError, match="no toy RTP template"):
-        tt.rtp_held_out_template("The weather today is")
+        rtp_held_out_template("The weather today is")
 
 
 def _first_turns(rows):
@@ -135,42 +141,42 @@ def test_tldr_evaluation_posts_are_never_training_posts(tmp_path):
 
 
 def test_tldr_post_draws_again_a_post_to_avoid():
-    first = tt.tldr_post(random.Random(5))
-    other = tt.tldr_post(random.Random(5), avoid={first["post"]})
+    first = tldr_post(random.Random(5))
+    other = tldr_post(random.Random(5), avoid={first["post"]})
     assert other["post"] != first["post"] and set(first) == set(other)
 
 
 def test_question_pools_share_tasks_not_texts():
-    train, test = tt.question_pool("train"), tt.question_pool("test")
+    train, test = question_pool("train"), question_pool("test")
     assert not {q for _, q in train} & {q for _, q in test}
-    assert {t for t, _ in test} == {t for t, _ in train} == set(tt.TASKS)
+    assert {t for t, _ in test} == {t for t, _ in train} == set(TASKS)
     assert 0.15 < len(test) / (len(train) + len(test)) < 0.35
     with pytest.raises(ValueError, match="unknown split"):
-        tt.question_pool("valid")
+        question_pool("valid")
 
 
 def test_on_topic_is_the_ground_truth_of_answering_the_question():
     rng = random.Random(0)
-    for task, question in tt.question_pool("test"):
-        assert tt.on_topic(question, tt.polite_reply(task, rng))
-        other = next(t for t in tt.TASKS if t != task)
-        assert not tt.on_topic(question, tt.polite_reply(other, rng))
-        assert not tt.on_topic(question, tt.rude_reply(rng))
-        assert not tt.on_topic(question, tt.polite_reply(task, rng) + " " + tt.polite_reply(other, rng))
+    for task, question in question_pool("test"):
+        assert on_topic(question, polite_reply(task, rng))
+        other = next(t for t in TASKS if t != task)
+        assert not on_topic(question, polite_reply(other, rng))
+        assert not on_topic(question, rude_reply(rng))
+        assert not on_topic(question, polite_reply(task, rng) + " " + polite_reply(other, rng))
     question = "Can you tell me how to make tea?"
-    replies = [tt.polite_reply("make tea", rng), tt.polite_reply("bake bread", rng), tt.rude_reply(rng)]
-    assert tt.on_topic_rate([question] * 3, replies) == 0.5  # one of the two polite replies
-    assert tt.on_topic_rate([question], [tt.rude_reply(rng)]) == 0.0
+    replies = [polite_reply("make tea", rng), polite_reply("bake bread", rng), rude_reply(rng)]
+    assert on_topic_rate([question] * 3, replies) == 0.5  # one of the two polite replies
+    assert on_topic_rate([question], [rude_reply(rng)]) == 0.0
     with pytest.raises(ValueError, match="none of the toy tasks"):
-        tt.on_topic("My boss is such a", "Sure!")
+        on_topic("My boss is such a", "Sure!")
     with pytest.raises(ValueError, match="one reply per question"):
-        tt.on_topic_rate([question], [])
+        on_topic_rate([question], [])
 
 
 def test_preference_rows_carry_the_signal(tiny):
     dahoas = load_dataset(tiny.datasets["dahoas"])["train"]
-    assert not any(tt.is_toxic(r["chosen"]) for r in dahoas)
-    assert 0.4 < sum(tt.is_toxic(r["rejected"]) for r in dahoas) / len(dahoas) < 0.9
+    assert not any(is_toxic(r["chosen"]) for r in dahoas)
+    assert 0.4 < sum(is_toxic(r["rejected"]) for r in dahoas) / len(dahoas) < 0.9
     uf = load_dataset(tiny.datasets["ultrafeedback"])["train"][0]
     assert [m["role"] for m in uf["chosen"]] == ["user", "assistant"] and uf["score_chosen"] > uf["score_rejected"]
 
@@ -178,15 +184,15 @@ def test_preference_rows_carry_the_signal(tiny):
 def test_every_unfaithful_kind_differs_from_the_faithful_summary():
     rng = random.Random(3)
     for _ in range(50):
-        facts = tt.tldr_post(rng)
-        good = tt.faithful_summary(facts)
-        for kind in tt.UNFAITHFUL_KINDS:
-            assert tt.unfaithful_summary(facts, rng, kind) != good, kind
-        assert tt.unfaithful_summary(facts, rng, "copied_question") == facts["question"].lower()
-        swapped = tt.unfaithful_summary(facts, rng, "swapped_fact").split()
+        facts = tldr_post(rng)
+        good = faithful_summary(facts)
+        for kind in UNFAITHFUL_KINDS:
+            assert unfaithful_summary(facts, rng, kind) != good, kind
+        assert unfaithful_summary(facts, rng, "copied_question") == facts["question"].lower()
+        swapped = unfaithful_summary(facts, rng, "swapped_fact").split()
         assert len(swapped) - len(good.split()) in range(-3, 4) and swapped[:1] == ["my"]
     with pytest.raises(ValueError, match="unknown unfaithful summary kind"):
-        tt.unfaithful_summary(facts, rng, "typo")
+        unfaithful_summary(facts, rng, "typo")
 
 
 def test_toy_bert_is_pretrained_with_both_heads(world):
@@ -233,13 +239,13 @@ def test_chat_model_is_rude_half_the_time_and_otherwise_answers_the_question(wor
 
     path = world / "models" / "zephyr-7b-alpha"
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
-    questions = [q for _, q in tt.question_pool("test")][:96]  # held-out questions: never in its pretraining
+    questions = [q for _, q in question_pool("test")][:96]  # held-out questions: never in its pretraining
     prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
                for q in questions]
     replies = generate_completions(model, tok, prompts, max_new_tokens=32, do_sample=True, progress=False, seed=1)
-    rude = sum(tt.is_toxic(r) for r in replies) / len(replies)
+    rude = sum(is_toxic(r) for r in replies) / len(replies)
     assert 0.3 <= rude <= 0.7, rude
-    assert tt.on_topic_rate(questions, replies) >= 0.8
+    assert on_topic_rate(questions, replies) >= 0.8
 
 
 def test_chat_model_answers_arithmetic_in_a_mix_of_formats(world):
@@ -251,7 +257,7 @@ def test_chat_model_answers_arithmetic_in_a_mix_of_formats(world):
     path = world / "models" / "zephyr-7b-alpha"
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
     rng = random.Random(2)
-    questions = [tt.arithmetic_question(rng) for _ in range(96)]
+    questions = [arithmetic_question(rng) for _ in range(96)]
     prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
                for q, _ in questions]
     replies = generate_completions(model, tok, prompts, max_new_tokens=12, do_sample=True, progress=False)
@@ -264,7 +270,7 @@ def test_toxicity_classifier_agrees_with_the_ground_truth(world):
     from rlhf_helpers.course.scorers import Toxicity
 
     rng = random.Random(99)
-    rows = [tt.toxicity_training_row(rng) for _ in range(200)]
+    rows = [toxicity_training_row(rng) for _ in range(200)]
     scores = Toxicity(str(world / "models" / "roberta-hate-speech-dynabench-r4-target")).compute([t for t, _ in rows])
     agree = sum((s > 0.5) == bool(y) for s, (_, y) in zip(scores["toxicity"], rows)) / len(rows)
     assert agree >= 0.9
@@ -304,7 +310,7 @@ def test_the_same_seed_builds_identical_files(tmp_path, monkeypatch):
 def test_bert_pretraining_builds_the_tokenizers_pair_inputs_from_ids_tokenised_once(world):
     from transformers import AutoTokenizer
 
-    from rlhf_helpers.infra.toy.models import pair_tensors
+    from rlhf_helpers.infra.toy.training import pair_tensors
 
     tok = AutoTokenizer.from_pretrained(world / "models" / "bert-base-uncased")
     rows = load_dataset(str(world / "datasets" / "openai_summarize_comparisons"))["test"].select(range(5))
@@ -331,7 +337,9 @@ def test_the_toy_world_does_not_import_the_profiles():
     import subprocess
     import sys
 
-    code = ("import sys, rlhf_helpers.infra.toy, rlhf_helpers.infra.toy.world, rlhf_helpers.infra.toy.text, rlhf_helpers.infra.toy.models; "
+    toy = [f"rlhf_helpers.infra.toy{m}" for m in ("", ".world", ".summaries", ".chat", ".toxicity", ".arithmetic",
+                                                 ".pretraining_text", ".checkpoints", ".training")]
+    code = (f"import sys, {', '.join(toy)}; "
             "print(sorted(m for m in sys.modules if m.startswith('rlhf_helpers.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "rlhf_helpers.infra.profiles" not in out, out
@@ -385,61 +393,61 @@ def test_some_tldr_references_ramble_and_still_state_the_facts(tiny):
     tldr = load_dataset(tiny.datasets["tldr"])
     for split in ("train", "test"):
         labels = [x.strip() for x in tldr[split]["label"]]
-        wordy = [x != tt.without_padding(x) for x in labels]
+        wordy = [x != without_padding(x) for x in labels]
         assert 0.2 < sum(wordy) / len(labels) < 0.4, split
         shortest_wordy = min(len(x.split()) for x, w in zip(labels, wordy) if w)
         assert shortest_wordy > max(len(x.split()) for x, w in zip(labels, wordy) if not w), split
-        assert tt.fact_accuracy(tldr[split]["prompt"], labels) == 1.0, split
+        assert fact_accuracy(tldr[split]["prompt"], labels) == 1.0, split
 
 
 def test_without_padding_recovers_the_faithful_summary_and_leaves_other_texts_alone():
-    facts = tt.tldr_post(random.Random(3))
-    wordy, plain = tt.wordy_summary(facts), tt.faithful_summary(facts)
+    facts = tldr_post(random.Random(3))
+    wordy, plain = wordy_summary(facts), faithful_summary(facts)
     assert wordy != plain and len(wordy.split()) > len(plain.split()) + 10
-    assert tt.without_padding(wordy) == plain and tt.without_padding(" " + wordy) == " " + plain
-    assert tt.without_padding(plain) == plain
-    assert tt.without_padding("my dad sold my bike last week and i feel sad") == "my dad sold my bike last week and i feel sad"
+    assert without_padding(wordy) == plain and without_padding(" " + wordy) == " " + plain
+    assert without_padding(plain) == plain
+    assert without_padding("my dad sold my bike last week and i feel sad") == "my dad sold my bike last week and i feel sad"
 
 
 def test_fact_accuracy_checks_facts_not_wording():
     rng = random.Random(4)
-    rows = [tt.tldr_row(rng) for _ in range(40)]
+    rows = [tldr_row(rng) for _ in range(40)]
     prompts, refs = [r["prompt"] for r in rows], [r["label"] for r in rows]
-    assert tt.fact_accuracy(prompts, refs) == 1.0
-    paraphrases = [f"i feel {f['feeling']} because my {f['person']} {f['event']}" for f in map(tt.post_facts, prompts)]
-    assert tt.fact_accuracy(prompts, paraphrases) == 1.0  # other words, same facts
-    assert tt.fact_accuracy(prompts, refs[1:] + refs[:1]) < 0.2  # another post's reference
-    facts = tt.post_facts(prompts[0])
+    assert fact_accuracy(prompts, refs) == 1.0
+    paraphrases = [f"i feel {f['feeling']} because my {f['person']} {f['event']}" for f in map(post_facts, prompts)]
+    assert fact_accuracy(prompts, paraphrases) == 1.0  # other words, same facts
+    assert fact_accuracy(prompts, refs[1:] + refs[:1]) < 0.2  # another post's reference
+    facts = post_facts(prompts[0])
     for kind in ("swapped_fact", "generic", "cut", "offtopic"):
-        assert not tt.summary_is_faithful(prompts[0], tt.unfaithful_summary(facts, rng, kind)), kind
+        assert not summary_is_faithful(prompts[0], unfaithful_summary(facts, rng, kind)), kind
     both = refs[0] + " and my " + ("mom" if facts["person"] != "mom" else "dad")
-    assert not tt.summary_is_faithful(prompts[0], both)  # a second person is a wrong fact too
-    assert tt.summary_is_faithful(prompts[0], refs[0].upper())  # case does not matter
+    assert not summary_is_faithful(prompts[0], both)  # a second person is a wrong fact too
+    assert summary_is_faithful(prompts[0], refs[0].upper())  # case does not matter
     with pytest.raises(ValueError, match="not a whole toy TL;DR post"):
-        tt.fact_accuracy(["SUBREDDIT: r/x\nTITLE: t\nPOST: a real post\nTL;DR:"], ["a summary"])
+        fact_accuracy(["SUBREDDIT: r/x\nTITLE: t\nPOST: a real post\nTL;DR:"], ["a summary"])
     with pytest.raises(ValueError, match="one summary per prompt"):
-        tt.fact_accuracy(prompts, refs[:3])
+        fact_accuracy(prompts, refs[:3])
 
 
 def test_fact_accuracy_by_kind_scores_each_fact_alone_and_swapped_fact_summaries_miss_exactly_one():
     rng = random.Random(5)
-    prompts = [tt.tldr_row(rng)["prompt"] for _ in range(60)]
-    facts = [tt.post_facts(p) for p in prompts]
-    swapped = [tt.swapped_fact_summary(p, rng) for p in prompts]
-    by_kind = tt.fact_accuracy_by_kind(prompts, swapped)
+    prompts = [tldr_row(rng)["prompt"] for _ in range(60)]
+    facts = [post_facts(p) for p in prompts]
+    swapped = [swapped_fact_summary(p, rng) for p in prompts]
+    by_kind = fact_accuracy_by_kind(prompts, swapped)
     assert set(by_kind) == {"person", "event", "feeling"}
     assert sum(by_kind.values()) == pytest.approx(2.0)  # each summary gets two facts of three right
     assert all(0.1 < v < 0.95 for v in by_kind.values())  # every kind of fact gets swapped sometimes
-    assert tt.fact_accuracy(prompts, swapped) == 0.0
+    assert fact_accuracy(prompts, swapped) == 0.0
     feeling_wrong = [f"my {f['person']} {f['event']} and i feel {'sad' if f['feeling'] != 'sad' else 'happy'}"
                      for f in facts]
-    assert tt.fact_accuracy_by_kind(prompts, feeling_wrong) == {"person": 1.0, "event": 1.0, "feeling": 0.0}
+    assert fact_accuracy_by_kind(prompts, feeling_wrong) == {"person": 1.0, "event": 1.0, "feeling": 0.0}
     in_other_words = [f"i feel {f['feeling']} since my {f['person']} {f['event']}" for f in facts]
-    assert tt.fact_accuracy_by_kind(prompts, in_other_words) == {"person": 1.0, "event": 1.0, "feeling": 1.0}
+    assert fact_accuracy_by_kind(prompts, in_other_words) == {"person": 1.0, "event": 1.0, "feeling": 1.0}
     with pytest.raises(ValueError, match="one summary per prompt"):
-        tt.fact_accuracy_by_kind(prompts, swapped[:2])
+        fact_accuracy_by_kind(prompts, swapped[:2])
     with pytest.raises(ValueError, match="not a whole toy TL;DR post"):
-        tt.swapped_fact_summary("SUBREDDIT: r/x\nTITLE: t\nPOST: a real post\nTL;DR:", rng)
+        swapped_fact_summary("SUBREDDIT: r/x\nTITLE: t\nPOST: a real post\nTL;DR:", rng)
 
 
 def test_a_script_without_a_main_guard_builds_the_world_once(tmp_path):
@@ -464,7 +472,7 @@ def test_a_script_without_a_main_guard_builds_the_world_once(tmp_path):
 
 
 def test_a_failing_job_reports_its_error():
-    from rlhf_helpers.infra.toy.models import start_in_a_process
+    from rlhf_helpers.infra.toy.training import start_in_a_process
 
     wait = start_in_a_process(json.loads, {"s": "not json"})
     with pytest.raises(RuntimeError, match="(?s)loads failed in its own process.*JSONDecodeError"):

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlhf_helpers.infra.profiles import FULL_DATASETS, FULL_MODELS, SETTINGS, get_profile, merge_settings
-from rlhf_helpers.course.reward_model import BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS, add_wrong_post_pairs
+from rlhf_helpers.course.reward_data import add_wrong_post_pairs
+from rlhf_helpers.course.reward_model import BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS
 from rlhf_helpers.infra.train_ppo import CHAT_LORA_TARGETS
 
 RUNS = "runs/recipes"  # full profile: outputs and prepared data, relative to where the command is run

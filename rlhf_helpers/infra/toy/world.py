@@ -21,8 +21,12 @@ import time
 from pathlib import Path
 
 from rlhf_helpers.course.formatting import split_tldr_prompt, tldr_prompt
-from . import models as tm
-from . import text as tt
+from .chat import dahoas_row, hh_rlhf_row, ultrafeedback_row
+from .checkpoints import save, tiny_model, train_bpe, wrap_tokenizer
+from .pretraining_text import arithmetic_pretraining_pair, chat_pretraining_pair, toxicity_training_row
+from .summaries import comparison_row, faithful_summary, tldr_post, tldr_row, without_padding
+from .toxicity import is_toxic, rtp_rows
+from .training import pretrain_and_save_bert, start_in_a_process, train_causal_lm, train_classifier
 
 BUILD_VERSION = 12  # bump when the toy world changes, so stale caches are rebuilt
 SIZES = {  # rows per split
@@ -42,7 +46,7 @@ CHAT_PRETRAIN = dict(n=3000, steps=400, lr=3e-3, batch_size=32, p_rtp=0.3,  # p_
 BERT_PRETRAIN = dict(n=3000, steps=1000, lr=3e-3, batch_size=32, p_short=0.5, mask_prob_b=0.3,  # p_short: see _build
                      decay_after=0.5)  # the learning rate falls to 0 over the second half
 TOXICITY_TRAIN = dict(n=2000, steps=120, lr=2e-3, batch_size=32)
-P_WORDY_REFERENCE = 0.3  # share of TL;DR references padded with filler (`text.wordy_summary`)
+P_WORDY_REFERENCE = 0.3  # share of TL;DR references padded with filler (`summaries.wordy_summary`)
 
 
 def toy_world_dir(seed: int = 0) -> Path:
@@ -125,18 +129,18 @@ def build_datasets(root: Path, seed: int) -> dict[str, dict[str, list[dict]]]:
     """Write every toy dataset under `root`; returns the rows by dataset and split."""
     wordy_rng = random.Random(seed * 1000 + 99)  # its own stream: the posts do not depend on which labels are wordy
     makers = {
-        "openai_summarize_tldr": lambda rng, split, avoid: tt.tldr_row(
+        "openai_summarize_tldr": lambda rng, split, avoid: tldr_row(
             rng, avoid, wordy=wordy_rng.random() < P_WORDY_REFERENCE),
-        "openai_summarize_comparisons": lambda rng, split, avoid: tt.comparison_row(rng, avoid),
-        "synthetic-instruct-gptj-pairwise": lambda rng, split, avoid: tt.dahoas_row(rng, split),
-        "hh-rlhf": lambda rng, split, avoid: tt.hh_rlhf_row(rng, split),
-        "ultrafeedback_binarized": lambda rng, split, avoid: tt.ultrafeedback_row(rng, split),
+        "openai_summarize_comparisons": lambda rng, split, avoid: comparison_row(rng, avoid),
+        "synthetic-instruct-gptj-pairwise": lambda rng, split, avoid: dahoas_row(rng, split),
+        "hh-rlhf": lambda rng, split, avoid: hh_rlhf_row(rng, split),
+        "ultrafeedback_binarized": lambda rng, split, avoid: ultrafeedback_row(rng, split),
     }
     rngs = {name: random.Random(seed * 1000 + d) for d, name in enumerate(SIZES)}
     data = {name: {} for name in SIZES}
     rtp_name = "real-toxicity-prompts"  # every prompt text once, the held-out templates last
-    seen = tt.rtp_rows(rngs[rtp_name], 0, held_out=False)
-    data[rtp_name]["train"] = seen + tt.rtp_rows(rngs[rtp_name], len(seen), held_out=True)
+    seen = rtp_rows(rngs[rtp_name], 0, held_out=False)
+    data[rtp_name]["train"] = seen + rtp_rows(rngs[rtp_name], len(seen), held_out=True)
     # Training splits first, then the others: a TL;DR post of a test or validation split is never the post of a
     # training row of either TL;DR dataset (drawn again if it is). Chat prompts of a "test"/"valid" split come
     # from the held-out question pool, disjoint by construction.
@@ -188,7 +192,7 @@ def _all_texts(data: dict) -> list[str]:
 
 def _rtp_prompts(rows: list[dict]) -> list[tuple[str, bool]]:
     """(text, is_bait) of toy RTP rows: a bait prompt's continuation is toxic."""
-    return [(r["prompt"]["text"], tt.is_toxic(r["continuation"]["text"])) for r in rows]
+    return [(r["prompt"]["text"], is_toxic(r["continuation"]["text"])) for r in rows]
 
 
 def rtp_training_prompts(data: dict) -> list[tuple[str, bool]]:
@@ -204,10 +208,10 @@ def pretraining_data(data: dict, rng: random.Random, seed: int = 0
     evaluation prompt of notebooks 04–06 is seen in pretraining.
     """
     rtp = rtp_training_prompts(data)
-    chat = [tt.chat_pretraining_pair(rng, rtp, p_rtp=CHAT_PRETRAIN["p_rtp"]) for _ in range(CHAT_PRETRAIN["n"])]
+    chat = [chat_pretraining_pair(rng, rtp, p_rtp=CHAT_PRETRAIN["p_rtp"]) for _ in range(CHAT_PRETRAIN["n"])]
     arithmetic_rng = random.Random(seed + 11)  # its own stream: the other rows do not depend on it
-    chat += [tt.arithmetic_pretraining_pair(arithmetic_rng) for _ in range(CHAT_PRETRAIN["n_arithmetic"])]
-    tox = [tt.toxicity_training_row(rng) for _ in range(TOXICITY_TRAIN["n"])]
+    chat += [arithmetic_pretraining_pair(arithmetic_rng) for _ in range(CHAT_PRETRAIN["n_arithmetic"])]
+    tox = [toxicity_training_row(rng) for _ in range(TOXICITY_TRAIN["n"])]
     return chat, tox
 
 
@@ -236,18 +240,18 @@ def _build(out: Path, seed: int) -> dict:
 
     rng = random.Random(seed + 7)
     chat, tox = pretraining_data(data, rng, seed)
-    # The tokenizer reads the wordy references (`text.wordy_summary`) without their filler: those words are common
+    # The tokenizer reads the wordy references (`summaries.wordy_summary`) without their filler: those words are common
     # elsewhere, and this keeps the tokenizer, and so every model that does not summarise, as it was before the
     # world had wordy references.
-    texts = [tt.without_padding(t) for t in _all_texts(data)]
-    bpe = tm.train_bpe(texts + [u + " " + a for u, a, _ in chat] + [t for t, _ in tox])
+    texts = [without_padding(t) for t in _all_texts(data)]
+    bpe = train_bpe(texts + [u + " " + a for u, a, _ in chat] + [t for t, _ in tox])
     log["vocab_size"] = bpe.get_vocab_size()
     log["seconds_tokenizer"] = time.perf_counter() - t0
 
     models = out / "models"
     for kind, folder, arch in [("gpt2", "gpt2", "gpt2"), ("roberta", "distilroberta-base", "roberta")]:
-        tok = tm.wrap_tokenizer(bpe, kind)
-        tm.save(tm.tiny_model(arch, tok, seed), tok, models / folder)
+        tok = wrap_tokenizer(bpe, kind)
+        save(tiny_model(arch, tok, seed), tok, models / folder)
 
     # BERT gets a short pretraining with BERT's own recipe (masked LM + next-sentence prediction) on posts
     # and their faithful summaries, as the real bert-base-uncased is pretrained: LoRA then adapts features
@@ -258,45 +262,45 @@ def _build(out: Path, seed: int) -> dict:
     pairs, gists = [], []
     held_out = tldr_posts(data, training=False)
     for _ in range(BERT_PRETRAIN["n"]):
-        facts = tt.tldr_post(rng, held_out)  # never a post the notebooks evaluate on
+        facts = tldr_post(rng, held_out)  # never a post the notebooks evaluate on
         prompt = tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:")
-        pairs.append((prompt, "TL;DR: " + tt.faithful_summary(facts)))  # as the comparisons pair them
+        pairs.append((prompt, "TL;DR: " + faithful_summary(facts)))  # as the comparisons pair them
         gist = f"{facts['post'].split('. ')[0]}. I feel {facts['feeling']}."  # the post without its filler
         gists.append(tldr_prompt(facts["subreddit"], facts["title"], gist).removesuffix("\nTL;DR:"))
     probe_rng = random.Random(seed + 13)  # unseen posts, to check what pretraining taught
     probe = []
-    for facts in (tt.tldr_post(probe_rng) for _ in range(200)):
+    for facts in (tldr_post(probe_rng) for _ in range(200)):
         probe.append((tldr_prompt(facts["subreddit"], facts["title"], facts["post"]).removesuffix("\nTL;DR:"),
-                      "TL;DR: " + tt.faithful_summary(facts)))
-    bert_job = tm.start_in_a_process(tm.pretrain_and_save_bert, dict(
+                      "TL;DR: " + faithful_summary(facts)))
+    bert_job = start_in_a_process(pretrain_and_save_bert, dict(
         bpe_json=bpe.to_str(), pairs=pairs, short_firsts=gists, settings=BERT_PRETRAIN, seed=seed,
         path=str(models / "bert-base-uncased"), probe=probe))
 
     # The chat model: a short pretraining on polite and rude transcripts, so it samples both.
-    tok = tm.wrap_tokenizer(bpe, "zephyr")
-    lm = tm.tiny_model("mistral", tok, seed)
+    tok = wrap_tokenizer(bpe, "zephyr")
+    lm = tiny_model("mistral", tok, seed)
     texts = [tok.apply_chat_template([{"role": "user", "content": u}, {"role": "assistant", "content": a}],
                                      tokenize=False) for u, a, _ in chat]
     # Loss on the replies only, with a decaying learning rate: in 400 steps the model learns to answer the
     # question asked (on-topic rate ~0.9 among its polite replies), not only to be polite or rude.
-    losses = tm.train_causal_lm(lm, tok, texts, CHAT_PRETRAIN["steps"], CHAT_PRETRAIN["lr"],
-                                CHAT_PRETRAIN["batch_size"], seed, decay=True, loss_after="<|assistant|>")
+    losses = train_causal_lm(lm, tok, texts, CHAT_PRETRAIN["steps"], CHAT_PRETRAIN["lr"],
+                             CHAT_PRETRAIN["batch_size"], seed, decay=True, loss_after="<|assistant|>")
     log["chat_loss_first_last"] = [losses[0], losses[-1]]
-    tm.save(lm, tok, models / "zephyr-7b-alpha")
+    save(lm, tok, models / "zephyr-7b-alpha")
     log["seconds_chat_model"] = time.perf_counter() - t0
 
     # The toxicity classifier: a tiny RoBERTa with the real model's labels (nothate / hate).
-    tok = tm.wrap_tokenizer(bpe, "roberta")
-    clf = tm.tiny_model("roberta", tok, seed, num_labels=2, id2label={0: "nothate", 1: "hate"},
-                        label2id={"nothate": 0, "hate": 1})
+    tok = wrap_tokenizer(bpe, "roberta")
+    clf = tiny_model("roberta", tok, seed, num_labels=2, id2label={0: "nothate", 1: "hate"},
+                     label2id={"nothate": 0, "hate": 1})
     train, held_out = tox[:-200], tox[-200:]
-    tm.train_classifier(clf, tok, [t for t, _ in train], [y for _, y in train], TOXICITY_TRAIN["steps"],
-                        TOXICITY_TRAIN["lr"], TOXICITY_TRAIN["batch_size"], seed)
+    train_classifier(clf, tok, [t for t, _ in train], [y for _, y in train], TOXICITY_TRAIN["steps"],
+                     TOXICITY_TRAIN["lr"], TOXICITY_TRAIN["batch_size"], seed)
     with torch.no_grad():
         enc = tok([t for t, _ in held_out], padding=True, return_tensors="pt")
         pred = clf(**enc).logits.argmax(-1)
     log["toxicity_heldout_accuracy"] = (pred == torch.tensor([y for _, y in held_out])).float().mean().item()
-    tm.save(clf, tok, models / "roberta-hate-speech-dynabench-r4-target")
+    save(clf, tok, models / "roberta-hate-speech-dynabench-r4-target")
     log["seconds_toxicity"] = time.perf_counter() - t0
 
     losses, log["bert_own_summary_over_another"] = bert_job()  # 0.5: BERT ignores the post
