@@ -50,16 +50,21 @@ def test_label_checker_rejects_labels_that_are_not_long_integers(wrong, capsys):
     assert "dtype" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong", [labels_from_pad_id, labels_from_pad_id_after_mask])
+def labels_from_tiny_pad_id(input_ids, prompt_lengths, attention_mask):  # tokenizer.pad_token_id in tiny: 0
+    return my_completion_only_labels(input_ids, prompt_lengths, attention_mask).masked_fill(input_ids == 0, -100)
+
+
+@pytest.mark.parametrize("wrong", [labels_from_pad_id, labels_from_pad_id_after_mask, labels_from_tiny_pad_id])
 def test_label_checker_rejects_a_mask_built_from_the_pad_id(wrong, capsys):
     assert sft.check_completion_only_labels(wrong) is False
     out = capsys.readouterr().out
-    assert "EOS" in out and "attention_mask == 0" in out
+    assert "pad" in out and "id" in out and "attention_mask == 0" in out
 
 
 def test_label_cases_hold_a_real_pad_id_token_and_two_batches_of_one_shape():
     cases = sft._label_cases()
     assert any(((ids == sft.PAD) & (mask == 1)).any() for ids, _, mask in cases)
+    assert any(((ids == 0) & (mask == 1)).any() for ids, _, mask in cases)
     shapes = {}
     for ids, prompt, mask in cases:
         shapes.setdefault(tuple(ids.shape), []).append(sft.completion_only_labels(ids, prompt, mask))

@@ -27,11 +27,11 @@ def _label_cases():
         ids[torch.arange(batch), real - 1] = PAD  # the completion's EOS: a real token with the pad's id
         prompt = [int(torch.randint(1, int(r), (1,), generator=g)) for r in real]
         cases.append((ids, prompt, mask))
-    # two batches of one shape with different answers; a real PAD-id token inside a row, in the completion and
-    # in the prompt
+    # two batches of one shape with different answers; a real pad-id token inside a row, in the completion and
+    # in the prompt (GPT-2's pad id 50256, then the toy GPT-2's 0)
     cases.append((torch.tensor([[11, 12, 13, 14, PAD, PAD], [21, PAD, 23, 24, 25, PAD]]), [2, 1],
                   torch.tensor([[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]])))
-    cases.append((torch.tensor([[31, 32, PAD, PAD, PAD, PAD], [PAD, 42, 43, PAD, 45, PAD]]), [1, 3],
+    cases.append((torch.tensor([[31, 32, 0, 0, 0, 0], [0, 42, 43, 0, 45, 0]]), [1, 3],  # the toy GPT-2's EOS = pad = 0
                   torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]])))
     ids = torch.tensor([[7, 8, 9]])
     cases.append((ids, [3], torch.ones_like(ids)))  # all prompt: nothing to learn
@@ -60,7 +60,12 @@ def _labels_zero_not_ignore(input_ids, prompt_lengths, attention_mask):
 
 def _labels_pad_by_id(input_ids, prompt_lengths, attention_mask):
     in_prompt = _positions(input_ids) < _as_column(prompt_lengths, input_ids)
-    return input_ids.masked_fill(in_prompt | (input_ids == PAD), IGNORE_INDEX)
+    return input_ids.masked_fill(in_prompt | (attention_mask == 0) | (input_ids == PAD), IGNORE_INDEX)
+
+
+def _labels_pad_by_id_zero(input_ids, prompt_lengths, attention_mask):
+    in_prompt = _positions(input_ids) < _as_column(prompt_lengths, input_ids)
+    return input_ids.masked_fill(in_prompt | (attention_mask == 0) | (input_ids == 0), IGNORE_INDEX)
 
 
 def _labels_float(input_ids, prompt_lengths, attention_mask):
@@ -89,6 +94,8 @@ LABEL_MISTAKES = {
     "masked labels must be -100 (the cross-entropy's ignore_index), not 0: 0 is a real token id": _labels_zero_not_ignore,
     "the mask compares ids with the pad id, but GPT-2's pad IS its EOS: the real EOS that ends each summary loses "
     "its label and the model never learns to stop. Find the padding with attention_mask == 0": _labels_pad_by_id,
+    "the mask compares ids with the pad id (0 for the toy GPT-2, whose pad is also its EOS): a real token with that id "
+    "loses its label. Find the padding with attention_mask == 0": _labels_pad_by_id_zero,
     "labels must stay integers (torch.long): the cross-entropy reads them as token ids (keep input_ids' dtype)":
         _labels_float,
 }
