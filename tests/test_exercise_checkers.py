@@ -103,8 +103,15 @@ def normalised_loop(reward_fn, prompts, summaries, references):
                         for p, s, r in zip(prompts, summaries, references)])
 
 
-def eos_where(scores, response_ids, eos_token_id, penalty):
-    return torch.where((response_ids == eos_token_id).sum(dim=1) > 0, scores, scores - penalty)
+def token_rewards_loop(scores, kl, response_ids, eos_token_id, beta):
+    rewards = torch.zeros_like(kl)
+    for b in range(len(scores)):  # one summary at a time, up to its first EOS
+        for t in range(kl.shape[1]):
+            rewards[b, t] = -beta * kl[b, t]
+            if response_ids[b, t] == eos_token_id or t == kl.shape[1] - 1:
+                rewards[b, t] += scores[b]
+                break
+    return rewards
 
 
 def baseline_loop(rewards):
@@ -136,9 +143,12 @@ def labels_in_place(input_ids, prompt_lengths, attention_mask):  # writes -100 i
     return input_ids.masked_fill_(in_prompt | (attention_mask == 0), -100)
 
 
-def eos_in_place(scores, response_ids, eos_token_id, penalty):  # correct numbers, but the caller's scores change
-    scores[~(response_ids == eos_token_id).any(dim=1)] -= penalty
-    return scores
+def token_rewards_in_place(scores, kl, response_ids, eos_token_id, beta):  # right numbers; the caller's kl changes
+    is_eos = (response_ids == eos_token_id).long()
+    real = (is_eos.cumsum(dim=1) - is_eos) == 0
+    rewards = kl.mul_(-beta).masked_fill_(~real, 0.0)
+    rewards[torch.arange(len(scores)), real.sum(dim=1) - 1] += scores
+    return rewards
 
 
 def accuracy_sorts(r_c, r_r):
@@ -206,8 +216,8 @@ CHECKERS = {
                      grpo_exercises.LOSS_MISTAKES, grpo_loss_in_place),
     "07 normalised": (summarize_rlhf.check_normalised_rewards, summarize_rlhf.normalised_rewards, normalised_loop,
                       summarize_rlhf.NORMALISED_MISTAKES, None),
-    "07 no-EOS": (summarize_rlhf.check_missing_eos_penalty, summarize_rlhf.apply_missing_eos_penalty, eos_where,
-                  summarize_rlhf.EOS_MISTAKES, eos_in_place),
+    "07 token rewards": (summarize_rlhf.check_token_rewards, summarize_rlhf.token_rewards, token_rewards_loop,
+                         summarize_rlhf.TOKEN_REWARD_MISTAKES, token_rewards_in_place),
 }
 
 

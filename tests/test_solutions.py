@@ -27,7 +27,7 @@ SOLUTIONS = [
     ("nb06_toxicity_eval", toxicity_metrics.check_expected_max_toxicity, ["my_expected_max_toxicity"]),
     ("nb06_toxicity_eval", toxicity_metrics.check_bootstrap_ci, ["my_bootstrap_ci"]),
     ("nb07_summarize_rlhf", summarize_rlhf.check_normalised_rewards, ["my_normalised_rewards"]),
-    ("nb07_summarize_rlhf", summarize_rlhf.check_missing_eos_penalty, ["my_missing_eos_penalty"]),
+    ("nb07_summarize_rlhf", summarize_rlhf.check_token_rewards, ["my_token_rewards"]),
     ("nb08_rloo_grpo", grpo_exercises.check_leave_one_out_baseline, ["my_leave_one_out_baseline"]),
     ("nb08_rloo_grpo", grpo_exercises.check_group_advantages, ["my_group_advantages"]),
     ("nb08_rloo_grpo", grpo_exercises.check_grpo_loss, ["my_grpo_loss"]),

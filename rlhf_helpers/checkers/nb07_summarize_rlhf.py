@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from rlhf_helpers.checkers.core import check
-from rlhf_helpers.course.summarize_rlhf import apply_missing_eos_penalty, normalised_rewards
+from rlhf_helpers.course.summarize_rlhf import normalised_rewards, token_rewards
 
 
 def _toy_reward(prompts, summaries):
@@ -59,50 +59,94 @@ def check_normalised_rewards(fn) -> bool | None:
                  hint="compare with case 2, where the summary IS the reference: the normalised reward is 0 there")
 
 
-def _eos_cases():
-    eos, pad = 2, 0
-    ids = torch.tensor([[5, 6, 7, 2, pad, pad],   # finished early, padded after EOS (pad != EOS)
-                        [5, 6, 7, 8, 9, 9],       # cut off: no EOS
-                        [5, 6, 7, 8, 9, 2],       # EOS as the very last token
-                        [2, pad, pad, pad, pad, pad]])  # empty summary: finished, not cut off
-    scores = torch.tensor([1.0, 2.0, -0.5, 0.3])
+def _token_reward_cases():
+    """(scores, kl, response_ids, eos_token_id, beta): replies that end early (padded with EOS, as GPT-2 pads), cut
+    off (no EOS), ending on their last token, empty (EOS first), and an ordinary token 0 inside a reply."""
     g = torch.Generator().manual_seed(0)
-    rand = torch.randint(3, 20, (8, 5), generator=g)
-    rand[::3, 2] = 1  # EOS id 1 in some rows
-    zero_is_a_word = torch.tensor([[3, 0, 4, 4], [3, 5, 0, 0]])  # id 0 is an ordinary token (GPT-2's "!"), EOS is 5
-    return [(scores, ids, eos, 1.0), (scores, ids, eos, 0.25), (torch.randn(8, generator=g), rand, 1, 2.0),
-            (torch.tensor([0.5, 1.0]), zero_is_a_word, 5, 1.0)]
+    eos = 2
+    ids = torch.tensor([[5, 6, 2, 2, 2, 2],   # ended early; the padding after it is EOS again (pad = EOS)
+                        [5, 6, 7, 8, 9, 9],   # cut off: no EOS
+                        [5, 6, 7, 8, 9, 2],   # EOS as the very last token
+                        [2, 2, 2, 2, 2, 2]])  # empty summary: EOS first, one token long
+    ids_b = torch.tensor([[5, 2, 2, 2, 2, 2], [5, 6, 7, 2, 2, 2], [7, 7, 7, 7, 7, 7], [5, 6, 7, 8, 2, 2]])  # same shape
+    rand = torch.randint(3, 20, (8, 7), generator=g)
+    rand[::3, 4] = 1  # EOS id 1 in some rows ...
+    rand[1::3, 2:] = 1  # ... and rows padded with it after an early EOS
+    zero_is_a_word = torch.tensor([[3, 0, 4, 4], [3, 5, 0, 0], [0, 0, 5, 0]])  # 0 is "!" in GPT-2; EOS is 5, pad 0
+    kl = lambda *shape: torch.randn(*shape, generator=g) * 0.3  # k1 can be negative; nonzero after the end too
+    return [(torch.tensor([1.0, 2.0, -0.5, 0.3]), kl(4, 6), ids, eos, 0.1),
+            (torch.tensor([-1.0, 0.5, 1.5, 0.7]), kl(4, 6), ids_b, eos, 0.2),
+            (torch.randn(8, generator=g), kl(8, 7), rand, 1, 0.05),
+            (torch.tensor([0.5, 1.0, -2.0]), kl(3, 4), zero_is_a_word, 5, 1.0)]
 
 
-def _eos_last_token_only(scores, response_ids, eos_token_id, penalty):
-    return scores - penalty * (response_ids[:, -1] != eos_token_id).to(scores.dtype)
+def _first_eos_mask(response_ids, eos_token_id):  # the right mask, for the mistakes below
+    is_eos = (response_ids == eos_token_id).long()
+    return (is_eos.cumsum(dim=1) - is_eos == 0).to(torch.float32)
 
 
-def _eos_inverted(scores, response_ids, eos_token_id, penalty):
-    return scores - penalty * (response_ids == eos_token_id).any(dim=1).to(scores.dtype)
+def _with_score_at(scores, kl, mask, last, beta):
+    rewards = -beta * kl * mask
+    rewards[torch.arange(len(scores)), last] += scores
+    return rewards
 
 
-def _eos_added(scores, response_ids, eos_token_id, penalty):
-    return scores + penalty * (~(response_ids == eos_token_id).any(dim=1)).to(scores.dtype)
+def _tokens_last_eos(scores, kl, response_ids, eos_token_id, beta):
+    is_eos = response_ids == eos_token_id
+    T = is_eos.shape[1]
+    last_eos = torch.where(is_eos.any(1), (is_eos.long() * torch.arange(T)).argmax(1), T - 1)
+    mask = (torch.arange(is_eos.shape[1])[None] <= last_eos[:, None]).float()
+    return _with_score_at(scores, kl, mask, last_eos, beta)
 
 
-def _eos_pad_counts(scores, response_ids, eos_token_id, penalty):
-    finished = ((response_ids == eos_token_id) | (response_ids == 0)).any(dim=1)
-    return scores - penalty * (~finished).to(scores.dtype)
+def _tokens_eos_excluded(scores, kl, response_ids, eos_token_id, beta):
+    mask = _first_eos_mask(response_ids, eos_token_id) * (response_ids != eos_token_id).float()
+    last = (mask * torch.arange(mask.shape[1])).argmax(1)
+    return _with_score_at(scores, kl, mask, last, beta)
 
 
-EOS_MISTAKES = {
-    "only the last position is checked; a reply that ended early has EOS earlier, then padding":
-        _eos_last_token_only,
-    "inverted: the penalty is for replies WITHOUT EOS (cut off by max_new_tokens)": _eos_inverted,
-    "the penalty is subtracted, not added": _eos_added,
-    "id 0 is not EOS (in case 4 it is an ordinary token, like GPT-2's '!'): only eos_token_id ends a reply":
-        _eos_pad_counts,
+def _tokens_score_at_end_of_row(scores, kl, response_ids, eos_token_id, beta):
+    return _with_score_at(scores, kl, _first_eos_mask(response_ids, eos_token_id), torch.full_like(scores, -1).long(),
+                          beta)
+
+
+def _tokens_kl_everywhere(scores, kl, response_ids, eos_token_id, beta):
+    mask = _first_eos_mask(response_ids, eos_token_id)
+    return _with_score_at(scores, kl, torch.ones_like(mask), mask.sum(1).long() - 1, beta)
+
+
+def _tokens_plus_kl(scores, kl, response_ids, eos_token_id, beta):
+    mask = _first_eos_mask(response_ids, eos_token_id)
+    return _with_score_at(scores, -kl, mask, mask.sum(1).long() - 1, beta)
+
+
+def _tokens_score_everywhere(scores, kl, response_ids, eos_token_id, beta):
+    mask = _first_eos_mask(response_ids, eos_token_id)
+    return (-beta * kl + scores[:, None]) * mask
+
+
+def _tokens_pad_zero(scores, kl, response_ids, eos_token_id, beta):
+    mask = _first_eos_mask(response_ids, eos_token_id) * (response_ids != 0).float()
+    last = (mask * torch.arange(mask.shape[1])).argmax(1)
+    return _with_score_at(scores, kl, mask, last, beta)
+
+
+TOKEN_REWARD_MISTAKES = {
+    "a summary ends at its FIRST EOS: GPT-2 pads with EOS, so the EOS tokens after it are padding": _tokens_last_eos,
+    "the EOS that ends a summary is one of its tokens: it pays −β·KL and gets the score": _tokens_eos_excluded,
+    "the score goes to each summary's own last token; one that ended early has padding after it":
+        _tokens_score_at_end_of_row,
+    "the padding after a summary's end is no part of it: its rewards are 0": _tokens_kl_everywhere,
+    "the KL is a penalty: each token gets −β·KL": _tokens_plus_kl,
+    "the score is added once, at the summary's last token, not at every token": _tokens_score_everywhere,
+    "id 0 is an ordinary token (GPT-2's '!'): only eos_token_id ends a summary": _tokens_pad_zero,
 }
 
 
-def check_missing_eos_penalty(fn) -> bool | None:
-    """Exercise: `fn(scores, response_ids, eos_token_id, penalty) -> (B,)` against `apply_missing_eos_penalty`."""
-    return check(fn, apply_missing_eos_penalty, _eos_cases(), name="no-EOS penalty", mistakes=EOS_MISTAKES,
-                 hint="case 1 has a reply that ends early, one cut off, one ending on its last token and an empty "
-                      "one: which of them were cut off?")
+def check_token_rewards(fn) -> bool | None:
+    """Exercise: `fn(scores, kl, response_ids, eos_token_id, beta) -> (B, T)` against `token_rewards`.
+
+    PPO does not differentiate through its rewards: values and dtype are compared, not gradients.
+    """
+    return check(fn, token_rewards, _token_reward_cases(), name="per-token rewards", mistakes=TOKEN_REWARD_MISTAKES,
+                 hint="in case 1, where does each summary end (the EOS included), and which token gets its score?")

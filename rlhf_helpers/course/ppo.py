@@ -129,11 +129,20 @@ def make_optimizer(model, value_head, config: PPOConfig):
                               {"params": value_head.parameters(), "lr": config.value_learning_rate}])
 
 
-def compute_advantages(rollout: Rollout, beta: float, config: PPOConfig) -> dict:
-    """Per-token rewards (score at the last token − β·KL) → GAE advantages and returns, all (B, T)."""
+def compute_advantages(rollout: Rollout, beta: float, config: PPOConfig, token_rewards=None,
+                       eos_token_id: int | None = None) -> dict:
+    """Per-token rewards (score at the last token − β·KL) → GAE advantages and returns, all (B, T).
+
+    `token_rewards(scores, kl, response_ids, eos_token_id, beta) -> (B, T)`, if given, computes the per-token
+    rewards from the response tokens (notebook 07's exercise) instead of `per_token_rewards` and the mask.
+    """
     mask = rollout.response_mask
     kl = kl_k1(rollout.logprobs, rollout.ref_logprobs) * mask  # (B, T) the penalty PPO optimises
-    rewards = per_token_rewards(rollout.scores, kl, mask, beta)  # (B, T)
+    if token_rewards is None:
+        rewards = per_token_rewards(rollout.scores, kl, mask, beta)  # (B, T)
+    else:
+        response_ids = rollout.input_ids[:, -mask.shape[1]:]  # (B, T)
+        rewards = token_rewards(rollout.scores, kl, response_ids, eos_token_id, beta)  # (B, T)
     advantages, returns = compute_gae(rewards, rollout.values, mask, config.gamma, config.lam)
     if config.whiten_advantages:
         advantages = whiten(advantages, mask)
@@ -188,12 +197,12 @@ def ppo_update(model, value_head, optimizer, rollout: Rollout, adv: dict, config
 
 
 def ppo_step(model, value_head, optimizer, tokenizer, queries, reward_fn, config: PPOConfig, kl_ctl,
-             ref_model=None, train_policy: bool = True, accelerator=None) -> tuple[dict, Rollout]:
+             ref_model=None, train_policy: bool = True, accelerator=None, token_rewards=None) -> tuple[dict, Rollout]:
     """One PPO iteration: rollout, advantages, update, then adapt β; returns (stats, rollout)."""
     start = time.perf_counter()
     rollout = collect_rollout(model, value_head, tokenizer, queries, reward_fn, config, ref_model, accelerator)
     beta = kl_ctl.value
-    adv = compute_advantages(rollout, beta, config)
+    adv = compute_advantages(rollout, beta, config, token_rewards, tokenizer.eos_token_id)
     update = ppo_update(model, value_head, optimizer, rollout, adv, config, train_policy, accelerator)
     mask = rollout.response_mask
     kl_per_response = adv["kl"].sum(dim=1).mean().item()  # nats per response (k1, the penalised estimate)
@@ -223,7 +232,7 @@ def ppo_step(model, value_head, optimizer, tokenizer, queries, reward_fn, config
 
 def train_ppo(model, value_head, tokenizer, queries: list[str], reward_fn, config: PPOConfig, iterations: int,
               optimizer=None, ref_model=None, track: dict | None = None, accelerator=None,
-              progress: bool = True) -> list[dict]:
+              progress: bool = True, token_rewards=None) -> list[dict]:
     """Run `iterations` PPO iterations on batches sampled from `queries`; returns the history (one dict each).
 
     Args:
@@ -232,6 +241,8 @@ def train_ppo(model, value_head, tokenizer, queries: list[str], reward_fn, confi
         value_head: a `ValueHead` on the model's hidden size.
         reward_fn: `reward_fn(queries, responses) -> (B,) scores`.
         track: optional {name: fn(responses) -> float}, logged each iteration (e.g. the toxic rate).
+        token_rewards: optional `fn(scores, kl, response_ids, eos_token_id, beta) -> (B, T)` per-token rewards
+            (see `compute_advantages`); None: `per_token_rewards`.
     Returns:
         A list of dicts with "step" and the stats of `ppo_step`, ready for `plot_dashboard`.
     """
@@ -248,7 +259,8 @@ def train_ppo(model, value_head, tokenizer, queries: list[str], reward_fn, confi
     for step in tqdm(range(iterations), desc="PPO", disable=not progress):
         batch = [queries[i] for i in rng.choices(range(len(queries)), k=config.batch_size)]
         stats, rollout = ppo_step(model, value_head, optimizer, tokenizer, batch, reward_fn, config, kl_ctl,
-                                  ref_model, train_policy=step >= config.critic_warmup, accelerator=accelerator)
+                                  ref_model, train_policy=step >= config.critic_warmup, accelerator=accelerator,
+                                  token_rewards=token_rewards)
         for name, fn in (track or {}).items():
             stats[name] = float(fn(rollout.responses))
         history.append({"step": step, **stats})

@@ -1,6 +1,6 @@
 """Summarisation RLHF with GPT-2 (notebook 07): the reward model's text format, prompt truncation,
-the reward normalised against the reference summary, the no-EOS penalty, a paired before/after test, a fresh PPO
-run to compare settings, and the exercise checkers.
+the reward normalised against the reference summary, the no-EOS penalty, PPO's per-token rewards, a paired
+before/after test and a fresh PPO run to compare settings.
 
 The PPO loop itself is `ppo.py`; the reward model is trained with TRL's `RewardTrainer` and scored with
 `reward_model.score`. Shapes: B = batch, T = response length.
@@ -75,6 +75,23 @@ def normalised_rewards(reward_fn, prompts, summaries, references) -> torch.Tenso
     raw = torch.as_tensor(reward_fn(prompts, summaries), dtype=torch.float32)  # (B,)
     baseline = torch.as_tensor(reward_fn(prompts, references), dtype=torch.float32)  # (B,)
     return raw - baseline
+
+
+def token_rewards(scores, kl, response_ids, eos_token_id: int, beta: float) -> torch.Tensor:
+    """PPO's per-token rewards of a batch of summaries: −β·KL on each token, the summary's score added at its end.
+
+    A summary ends at its first EOS, which counts as one of its tokens; one without EOS was cut off at its last
+    position. Tokens after the end are padding (GPT-2 pads with EOS) and get 0. This is `ppo_math.per_token_rewards`
+    with the response mask read off the tokens, as the rollout builds it (`ppo_rollout.response_mask_from_ids`).
+    Args:
+        scores: (B,) reward of each summary. kl: (B, T) per-token KL estimate. response_ids: (B, T) sampled tokens.
+    Returns:
+        (B, T) rewards, a new tensor of kl's dtype.
+    """
+    from rlhf_helpers.course.ppo_math import per_token_rewards
+    from rlhf_helpers.course.ppo_rollout import response_mask_from_ids
+
+    return per_token_rewards(scores, kl, response_mask_from_ids(response_ids, eos_token_id), beta)  # (B, T)
 
 
 class SummaryReward:
