@@ -24,6 +24,15 @@ CHAT = [{"role": "user", "content": "How do I make tea?"}]
 
 
 # --------------------------------------------------------------------------- every size settable
+def other_value(default, name):
+    """A value unlike `default`, of the type the setting takes (a number stays a number)."""
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, (int, float)):
+        return default + 1
+    return f"value-{name}"
+
+
 @pytest.mark.parametrize("path", resolve_notebooks([]), ids=lambda p: p.stem)
 def test_every_setting_is_reachable_from_the_parameters_cell(path):
     assert "OVERRIDES" in pm.inspect_notebook(str(path)), "the parameters cell must define OVERRIDES"
@@ -32,7 +41,7 @@ def test_every_setting_is_reachable_from_the_parameters_cell(path):
     for name in ("tiny", "full"):
         keys = SETTINGS[path.stem][name]
         assert set(keys) == set(SETTINGS[path.stem]["tiny" if name == "full" else "full"])
-        chosen = {k: f"value-{k}" for k in keys}
+        chosen = {k: other_value(v, k) for k, v in keys.items()}
         assert vars(get_profile(path.stem, name, settings=chosen).settings) == chosen
 
 
