@@ -8,8 +8,8 @@ course's unchanged `from_pretrained("gpt2")` calls to it.
 
 Datasets and `evaluate` modules go where `python -m rlhf_helpers download` puts them for a real offline
 run (`rlhf_helpers.infra.offline`): one local folder per dataset repo id, in the real split layout (real
-hh-rlhf rows for its test split, toy-world rows elsewhere, RealToxicityPrompts with its quirks), and
-one folder per evaluate module.
+hh-rlhf rows for its test split, real GSM8K rows, toy-world rows elsewhere, RealToxicityPrompts with its
+quirks), and one folder per evaluate module.
 """
 
 from __future__ import annotations
@@ -23,15 +23,38 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_TOKENIZERS = SHARED / "real-tokenizers"
 HH_TEST = SHARED / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
+GSM8K = SHARED / "data" / "gsm8k"  # openai/grade-school-math's train.jsonl and test.jsonl (MIT), see its README
+QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 MODULES = Path(__file__).resolve().parent / "evaluate_modules"
 REVISION = "0" * 40
 
 SHRUNK = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
 
+# Qwen/Qwen2.5-0.5B-Instruct's config.json, shrunk: 2 layers of width 64, 4 query heads and 2 KV heads (GQA, as the
+# real 14 and 2); everything else as the real file (transformers 4.43.1 format: top-level rope_theta, torch_dtype),
+# so transformers 5 parses the legacy keys as it does for a learner. Sources (public copies, agreeing): a README
+# quoting the Hub file verbatim (DongfuJiang's duplicate of Qwen/Qwen2.5-0.5B-Instruct, only architectures and
+# model_type renamed) and a LLaMA-Factory log printing the config loaded from Qwen2.5-0.5B-Instruct/config.json
+# (eos 151645, max_window_layers 21, tie_word_embeddings true, bf16, vocab_size 151,936 = 151,665 tokens + unused rows).
+QWEN_CONFIG = {
+    "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643, "eos_token_id": 151645,
+    "hidden_act": "silu", "hidden_size": 64, "initializer_range": 0.02, "intermediate_size": 128,
+    "max_position_embeddings": 32768, "max_window_layers": 21, "model_type": "qwen2", "num_attention_heads": 4,
+    "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+    "sliding_window": 32768, "tie_word_embeddings": True, "torch_dtype": "bfloat16", "transformers_version": "4.43.1",
+    "use_cache": True, "use_sliding_window": False, "vocab_size": 151936}
+QWEN_FULL_SIZE = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                      intermediate_size=4864)
+# Its generation_config.json: sampling by default. Source: a LLaMA-Factory log printing the GenerationConfig loaded
+# from Qwen2.5-0.5B-Instruct/generation_config.json. repetition_penalty is 1.1 for 0.5B (and 1.5B), not the 1.05 of
+# Qwen2.5-7B-Instruct's file. Key order as in the Hub's Qwen2.5 files; their transformers_version is left out.
+QWEN_GENERATION = {"bos_token_id": 151643, "pad_token_id": 151643, "do_sample": True, "eos_token_id": [151645, 151643],
+                   "repetition_penalty": 1.1, "temperature": 0.7, "top_p": 0.8, "top_k": 20}
+
 
 def shared_missing() -> str | None:
     """Why the fake hub cannot be built here (None when it can)."""
-    for path in (REAL_TOKENIZERS, HH_TEST):
+    for path in (REAL_TOKENIZERS, REAL_TOKENIZERS / "qwen2.5-0.5b-instruct", HH_TEST, GSM8K):
         if not path.exists():
             return f"{path} is missing: the full-profile tests need ../shared beside the repository"
     return None
@@ -64,6 +87,8 @@ def real_config(model_id: str, shrink: bool = True):
         return tf.MistralConfig(vocab_size=32000, max_position_embeddings=32768, rope_theta=10000.0,
                                 sliding_window=4096, rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2,
                                 tie_word_embeddings=False, architectures=["MistralForCausalLM"], **size)
+    if model_id == QWEN:
+        return tf.Qwen2Config(**{**QWEN_CONFIG, **({} if shrink else QWEN_FULL_SIZE)})
     raise ValueError(f"no config for {model_id!r}")
 
 
@@ -73,6 +98,8 @@ def real_tokenizer(model_id: str, zephyr_pad: bool = False):
 
     from transformers import AutoTokenizer
 
+    if model_id == QWEN:  # the Hub's own files (no tokenizer.json): Qwen2Tokenizer, 151,665 tokens, chat template
+        return AutoTokenizer.from_pretrained(REAL_TOKENIZERS / "qwen2.5-0.5b-instruct")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if model_id == "gpt2":
@@ -115,6 +142,9 @@ def build_model(model_id: str, seed: int = 0, shrink: bool = True):
     if model_id.startswith("HuggingFaceH4/"):
         model = model.to(torch.bfloat16)  # Zephyr's checkpoint is bf16; `dtype="auto"` loads it so
         model.generation_config = tf.GenerationConfig(bos_token_id=1, eos_token_id=2)
+    if model_id == QWEN:
+        model = model.to(torch.bfloat16)  # "torch_dtype": "bfloat16" in the real config.json
+        model.generation_config = tf.GenerationConfig(**QWEN_GENERATION)
     return model
 
 
@@ -133,7 +163,14 @@ def build_models(hf_home: Path, model_ids, zephyr_pad: bool = False) -> None:
     for model_id in model_ids:
         snap = snapshot_dir(hf_home, model_id)
         build_model(model_id).save_pretrained(snap)
-        real_tokenizer(model_id, zephyr_pad).save_pretrained(snap)
+        if model_id == QWEN:  # the Hub's files as they are: config.json in its own (transformers 4.43) format,
+            _json(snap / "config.json", QWEN_CONFIG, indent=2)  # generation_config.json, the tokenizer files
+            _json(snap / "generation_config.json", QWEN_GENERATION, indent=2)
+            _copy(REAL_TOKENIZERS / "qwen2.5-0.5b-instruct", snap,
+                  ["vocab.json", "merges.txt", "tokenizer_config.json", "LICENSE.Qwen"])
+            (snap / "LICENSE.Qwen").rename(snap / "LICENSE")
+        else:
+            real_tokenizer(model_id, zephyr_pad).save_pretrained(snap)
 
 
 def build_datasets(offline: Path, world: Path) -> None:
@@ -142,11 +179,14 @@ def build_datasets(offline: Path, world: Path) -> None:
     from rlhf_helpers.infra.profiles import FULL_DATASETS, TOY_DATASET_DIRS
 
     for key, hub_id in FULL_DATASETS.items():
-        src, dst = world / "datasets" / TOY_DATASET_DIRS[key], local_dataset_dir(hub_id, offline)
+        dst = local_dataset_dir(hub_id, offline)
+        src = world / "datasets" / TOY_DATASET_DIRS[key] if key in TOY_DATASET_DIRS else None
         if dst.exists():
             shutil.rmtree(dst)
         dst.mkdir(parents=True)
-        if key == "hh_rlhf":  # harmless-base/{train,test}.jsonl.gz; the test split is real
+        if hub_id == "openai/gsm8k":  # all real rows, in the Hub's layout
+            _gsm8k(dst)
+        elif key == "hh_rlhf":  # harmless-base/{train,test}.jsonl.gz; the test split is real
             (dst / "harmless-base").mkdir()
             with gzip.open(dst / "harmless-base" / "train.jsonl.gz", "wt") as f:
                 f.write((src / "harmless-base" / "train.jsonl").read_text())
@@ -171,6 +211,24 @@ def _parquet_dataset(src: Path, dst: Path) -> None:
         Dataset.from_list(rows).to_parquet(str(dst / "data" / f"{split}-00000-of-00001.parquet"))
     yaml = "".join(f"  - split: {s}\n    path: data/{s}-*\n" for s in splits)
     (dst / "README.md").write_text(f"---\nconfigs:\n- config_name: default\n  data_files:\n{yaml}---\n")
+
+
+def _gsm8k(dst: Path) -> None:
+    """openai/gsm8k as on the Hub: `main/{train,test}-00000-of-00001.parquet` (columns question, answer) and the
+    card's `configs:`, which also lists `socratic/` (so `load_dataset(repo)` without a config name fails as it does
+    on the Hub); the socratic files are not built (../shared has no socratic rows), loading that config fails here.
+    Card: zzli2022/TLDR : data/evaluation_dataset/openai/gsm8k/README.md (a copy of the Hub's); 7,473 train and
+    1,319 test rows per its `dataset_info`, the same as ../shared/data/gsm8k."""
+    from datasets import Dataset
+
+    (dst / "main").mkdir()
+    for split in ("train", "test"):
+        rows = [json.loads(line) for line in (GSM8K / f"{split}.jsonl").read_text().splitlines()]
+        rows = [{"question": r["question"], "answer": r["answer"]} for r in rows]
+        Dataset.from_list(rows).to_parquet(str(dst / "main" / f"{split}-00000-of-00001.parquet"))
+    configs = "".join(f"- config_name: {name}\n  data_files:\n  - split: train\n    path: {name}/train-*\n"
+                      f"  - split: test\n    path: {name}/test-*\n" for name in ("main", "socratic"))
+    (dst / "README.md").write_text(f"---\nlicense:\n- mit\nconfigs:\n{configs}---\n\n# Dataset Card for GSM8K\n")
 
 
 def build_metrics(offline: Path) -> None:
@@ -201,5 +259,5 @@ def _copy(src: Path, dst: Path, names: list[str]) -> None:
         shutil.copy(src / name, dst / name)
 
 
-def _json(path: Path, obj: dict) -> None:
-    path.write_text(json.dumps(obj))
+def _json(path: Path, obj: dict, indent: int | None = None) -> None:
+    path.write_text(json.dumps(obj, indent=indent))
