@@ -12,7 +12,6 @@ course/    what the notebooks teach from: read these to see how each method work
     evaluation            several aligned policies side by side, K samples per prompt      06, 08
     summarize_rlhf        the normalised summary reward, the no-EOS penalty, paired tests  07
     grpo_math, grpo       RLOO and GRPO math; around TRL's RLOOTrainer and GRPOTrainer     08
-    verifier, rlvr_math   a math reply's final answer checked; pass@k, a paired gain       09 (to come)
     formatting            hh-rlhf transcripts to preference pairs; Dahoas, TL;DR, RTP      01–08
     dataset_checks        check_columns, check_not_empty, filter_with_count: fail early    01–08
     generation, lengths, scorers, quantization, plotting   shared by most notebooks
