@@ -8,7 +8,8 @@ import torch
 
 from rlhf_helpers.checkers import nb02_reward_bert, nb03_reward_gpt2
 from rlhf_helpers.course.reward_math import gather_last_token, pairwise_loss, preference_accuracy
-from rlhf_helpers.course.reward_model import (BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS, filter_long_pairs,
+from rlhf_helpers.course.reward_data import filter_long_pairs
+from rlhf_helpers.course.reward_model import (BERT_LORA_TARGETS, GPT2_LORA_TARGETS, REWARD_HEADS,
                                        own_summary_win_rate, reward_head_from_next_sentence,
                                        pad_batch, reward_lora_config, score, tokenize_text_pairs, two_label_reward)
 
@@ -309,7 +310,7 @@ def test_reward_lora_config_knows_gpt2_conv1d_layout():
 def test_summary_only_pairs_break_the_chosen_summary_without_the_post():
     from datasets import Dataset
 
-    from rlhf_helpers.course.reward_model import summary_only_pairs
+    from rlhf_helpers.course.reward_data import summary_only_pairs
 
     rows = Dataset.from_list([{"prompt": f"post {i}", "chosen": "TL;DR: my dad sold my bike and i feel sad",
                                "rejected": "TL;DR: my mom sold my bike and i feel sad"} for i in range(40)])
@@ -330,7 +331,7 @@ def test_summary_only_pairs_break_the_chosen_summary_without_the_post():
 def test_wrong_post_pairs_reject_another_posts_summary_and_never_the_same_post():
     from datasets import Dataset
 
-    from rlhf_helpers.course.reward_model import add_wrong_post_pairs
+    from rlhf_helpers.course.reward_data import add_wrong_post_pairs
 
     # as in the real comparisons, each post has several rows; posts 0 and 1 share a summary text
     rows = [{"prompt": f"post {i % 10}", "chosen": f"TL;DR: good {max(i % 10, 1)}", "rejected": f"bad {i}", "id": i}
@@ -374,7 +375,7 @@ def test_wrong_post_pairs_reject_another_posts_summary_and_never_the_same_post()
 def test_split_by_prompt_keeps_every_prompt_on_one_side():
     from datasets import Dataset
 
-    from rlhf_helpers.course.reward_model import split_by_prompt
+    from rlhf_helpers.course.reward_data import split_by_prompt
 
     rows = Dataset.from_list([{"prompt": f"q{i % 30}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(300)])
     split = split_by_prompt(rows, test_size=40, seed=1)

@@ -4,8 +4,8 @@ Each function takes a preference dataset (`prompt`, `chosen`, `rejected`) and re
 keeps every test prompt out of training (03), `filter_long_pairs` drops the pairs too long for the model and says
 how many went (03, 04, 07), and two kinds of extra pairs ask whether a summary reward model reads the post:
 `summary_only_pairs`, whose rejected summary is bad on its own (02's contrast: nothing in them needs the post),
-and `add_wrong_post_pairs`, which only the post can rank (07's reward model trains on them). Notebooks import them
-from `reward_model`; the model side (LoRA, encoding, scoring) is `reward_model.py`.
+and `add_wrong_post_pairs`, which only the post can rank (07's reward model trains on them). The model side
+(LoRA, encoding, scoring) is `reward_model.py`.
 """
 
 from __future__ import annotations

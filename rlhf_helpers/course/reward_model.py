@@ -12,10 +12,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-# Notebooks 02, 03, 04 and 07 import the comparison data's helpers from here, beside the model's
-from rlhf_helpers.course.reward_data import (add_wrong_post_pairs, filter_long_pairs, split_by_prompt,  # noqa: F401
-                                             summary_only_pairs)
-
 # LoRA targets per architecture (names of nn.Linear / Conv1D modules inside the model).
 BERT_LORA_TARGETS = ["query", "key", "value", "attention.output.dense"]  # every attention projection
 GPT2_LORA_TARGETS = ["attn.c_attn", "attn.c_proj"]  # GPT-2's fused q/k/v projection and its output projection
