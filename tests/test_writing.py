@@ -124,3 +124,10 @@ def test_teaching_notes_exist_and_the_readme_links_them():
     text = guide.read_text()
     for path in NOTEBOOKS:
         assert path.stem[:2] in text, f"the teacher's guide has nothing on notebook {path.stem[:2]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_markdown_has_no_escaped_quotes(path):
+    """A `\\'` in markdown renders as a backslash and a quote (left by a script that escaped a string twice)."""
+    for text in markdown(path):
+        assert "\\'" not in text, f"{path.name}: {text[max(0, text.index(chr(92) + chr(39)) - 40):][:60]!r}"
