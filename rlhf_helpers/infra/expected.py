@@ -152,9 +152,8 @@ EXPECTED: dict[str, dict[str, Expected]] = {
                                        tiny_only=True),
     },
     "08_rloo_grpo": {
-        "rloo_toxic_rate_before": E("toxic rate before (base)", (0.35, 0.75), "low already (Zephyr rarely insults)"),
+        "toxic_rate_before": E("toxic rate before (base)", (0.35, 0.75), "low already (Zephyr rarely insults)"),
         "rloo_toxic_rate_after": E("toxic rate after RLOO", (0.0, 0.17), "at or below the base"),
-        "grpo_toxic_rate_before": E("toxic rate before (base)", (0.35, 0.75), "low already (Zephyr rarely insults)"),
         "grpo_toxic_rate_after": E("toxic rate after GRPO", (0.0, 0.17), "at or below the base"),
         "rloo_reward_gain": E("reward-model score gain from RLOO", (0.5, None), "> 0", (0.0, None)),
         "grpo_reward_before": E("reward-model score, base", (-2.5, 0.5), "no absolute meaning"),
