@@ -1,5 +1,6 @@
-"""Reference solutions of notebook 07's open exercises (More exercises): raw rewards, other β, a reward model
-from plain GPT-2, and a reward model trained on wrong-post comparisons.
+"""Reference solutions of notebook 07's open exercises (More exercises): PPO on raw rewards, PPO without the
+no-EOS penalty (`fresh_ppo_run(..., missing_eos_penalty=0.0)`), and a reward model trained on the comparisons alone
+(no wrong-post pairs), probed and then used for PPO.
 """
 
 import dataclasses
@@ -24,7 +25,8 @@ def word_shift(before, after, n=8):
 
 
 def train_reward_model(model_path, tokenizer, rm_config, rm_train, rm_test, device, output_name):
-    """🦁 Section 3's reward model from `model_path` (e.g. `P.models["gpt2"]`); returns (model, eval metrics)."""
+    """🦁 Section 3's reward model from `model_path` (the notebook passes the SFT model) on `rm_train`; returns
+    (model, eval metrics)."""
     from transformers import AutoModelForSequenceClassification
     from trl import RewardTrainer
 

@@ -313,6 +313,9 @@ def test_to_preference_dataset_drops_and_reports(capsys):
     assert "dropped 1 of 6 rows (chosen identical to rejected)" in out
     assert "dropped 1 of 5 rows (no shared prompt" in out
     assert "dropped 1 of 4 rows (empty chosen or rejected response)" in out
+    assert out.strip().splitlines()[-1] == "kept 3 of 6 rows"
+    to_preference_dataset([SINGLE_TURN, MULTI_TURN])
+    assert capsys.readouterr().out.strip() == "kept 2 of 2 rows: none dropped"  # no "dropped 0" lines
     assert [row["prompt"] for row in result] == [SINGLE_PROMPT, MULTI_PROMPT, EARLY_PROMPT]
     assert len(to_preference_dataset(rows, drop_empty_responses=False)) == 4
 

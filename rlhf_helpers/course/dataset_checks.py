@@ -59,13 +59,14 @@ def check_not_empty(dataset, split_name):
         )
 
 
-def filter_with_count(dataset, predicate, reason):
+def filter_with_count(dataset, predicate, reason, quiet_if_none=False):
     """Keep the rows where predicate(row) is True, and print how many were dropped and why.
 
     Args:
         dataset: a datasets.Dataset or a list of dict rows.
         predicate: a function of one row, True to keep it.
         reason: why rows are dropped, for the printed line.
+        quiet_if_none: print nothing when no row is dropped (the caller then prints one summary line).
 
     Returns:
         The kept rows, of the same kind as dataset.
@@ -75,5 +76,6 @@ def filter_with_count(dataset, predicate, reason):
         kept = dataset.filter(predicate)
     else:
         kept = [row for row in dataset if predicate(row)]
-    print(f"dropped {before - len(kept)} of {before} rows ({reason})")
+    if len(kept) < before or not quiet_if_none:
+        print(f"dropped {before - len(kept)} of {before} rows ({reason})")
     return kept

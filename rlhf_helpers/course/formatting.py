@@ -277,7 +277,8 @@ def to_preference_dataset(dataset, conversational=False, drop_empty_responses=Tr
 
     Rows whose chosen equals rejected, or with no shared prompt, are dropped and counted
     rather than stopping the run; so are rows with a blank response (a few real rows end
-    in "Assistant: " with no reply) unless drop_empty_responses=False.
+    in "Assistant: " with no reply) unless drop_empty_responses=False. It prints a line per
+    reason that dropped rows, then one line with the rows kept.
 
     Args:
         dataset: a datasets.Dataset or a list of dicts with "chosen" and "rejected".
@@ -289,10 +290,13 @@ def to_preference_dataset(dataset, conversational=False, drop_empty_responses=Tr
     """
     check_columns(dataset, ["chosen", "rejected"], name="hh-rlhf dataset")
     check_not_empty(dataset, "hh-rlhf")
-    dataset = filter_with_count(dataset, _not_identical, "chosen identical to rejected")
-    dataset = filter_with_count(dataset, _has_prompt, "no shared prompt ending in 'Assistant:'")
+    before = len(dataset)
+    dataset = filter_with_count(dataset, _not_identical, "chosen identical to rejected", quiet_if_none=True)
+    dataset = filter_with_count(dataset, _has_prompt, "no shared prompt ending in 'Assistant:'", quiet_if_none=True)
     if drop_empty_responses:
-        dataset = filter_with_count(dataset, _has_both_responses, "empty chosen or rejected response")
+        dataset = filter_with_count(dataset, _has_both_responses, "empty chosen or rejected response",
+                                    quiet_if_none=True)
+    print(f"kept {len(dataset)} of {before} rows" + ("" if len(dataset) < before else ": none dropped"))
     convert = hh_to_conversational if conversational else hh_to_preference
     if hasattr(dataset, "map") and hasattr(dataset, "column_names"):
         return dataset.map(convert, remove_columns=dataset.column_names)
