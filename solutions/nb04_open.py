@@ -86,7 +86,7 @@ def adaptive_kl_config(config, kl_target=2.0, horizon_factor=1.0):
 
 
 def new_policy(P, lora):
-    """The 4-bit base with a fresh LoRA adapter, as in section 5 (section 10 deleted the notebook's own)."""
+    """The 4-bit base with a fresh LoRA adapter, as in section 6 (section 11 deleted the notebook's own)."""
     from peft import get_peft_model
 
     from rlhf_helpers.course.quantization import load_4bit_causal_lm
@@ -95,7 +95,7 @@ def new_policy(P, lora):
 
 
 def fresh_run(policy, lora, tokenizer, queries, reward_fn, config, iterations, name="exercise", seed=0, keep=False):
-    """A run from a fresh adapter and value head, as section 8's `fresh_run`, with any PPOConfig.
+    """A run from a fresh adapter and value head, as section 9's `fresh_run`, with any PPOConfig.
 
     With `keep=True` the trained adapter stays active (to sample from it); otherwise it is deleted afterwards.
     """

@@ -13,7 +13,7 @@ import torch
 from rlhf_helpers.checkers.core import check, combine
 # the 🦁 PPO update loop: its checker runs a small policy through a whole update
 from rlhf_helpers.checkers.ppo_update_check import UPDATE_MISTAKES, check_ppo_update  # noqa: F401
-from rlhf_helpers.course.ppo_math import clipped_surrogate_loss, compute_gae, kl_k1, kl_k3
+from rlhf_helpers.course.ppo_math import clipped_surrogate_loss, compute_gae, kl_k1, kl_k3, whiten
 
 
 def reference_gae(rewards, values, gamma, lam):
@@ -86,12 +86,19 @@ def _gae_wraps_around(rewards, values, gamma, lam):
     return advantages, advantages + values
 
 
+def _gae_whitened(rewards, values, gamma, lam):
+    advantages, returns = reference_gae(rewards, values, gamma, lam)
+    return whiten(advantages, torch.ones_like(advantages)), returns  # compute_advantages's job, not GAE's
+
+
 GAE_MISTAKES = {
     "the bootstrap term γ·V(s_{t+1}) is missing from δ_t": _gae_no_bootstrap,
     "λ is missing: A_t = δ_t + γ·λ·A_{t+1} (your answer is right only for λ = 1)": _gae_no_lambda,
     "the returns (the critic's targets) are A + V, not A alone": _gae_returns_without_values,
     "after the last token there is no next state: V = 0 there (roll wraps the first value around)":
         _gae_wraps_around,
+    "the advantages are whitened: my_gae returns the raw ones (compute_advantages whitens them afterwards)":
+        _gae_whitened,
 }
 
 
@@ -127,7 +134,8 @@ def check_gae(fn) -> bool | None:
     """Exercise: `fn(rewards, values, gamma, lam) -> (advantages, returns)` against `compute_gae`."""
     return check(fn, reference_gae, _gae_cases(), name="GAE", mistakes=GAE_MISTAKES,
                  hint="case 1 is small enough to work by hand; check the direction of the loop (backwards), "
-                      "the value after the last token (0) and what the returns are")
+                      "the value after the last token (0), what the returns are, and that the advantages stay raw "
+                      "(not whitened)")
 
 
 def check_clipped_surrogate(fn) -> bool | None:
