@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 # 🦁 wrong-post pairs: notebook 07 uses them in its main reward model, so they live in the course package
 from rlhf_helpers.course.reward_data import add_wrong_post_pairs  # noqa: F401
+from rlhf_helpers.course.reward_model import score
 
 
 def trainer_without_pooler(P, S, config, tokenizer, train_ds, lr_factor=3.0):
@@ -18,19 +19,28 @@ def trainer_without_pooler(P, S, config, tokenizer, train_ds, lr_factor=3.0):
     from trl import RewardTrainer
 
     from rlhf_helpers.course.reward_model import BERT_LORA_TARGETS, REWARD_HEADS, reward_lora_config
+    from rlhf_helpers.infra.quiet import load_report_off
 
     lora = reward_lora_config(BERT_LORA_TARGETS, head=REWARD_HEADS["bert"], r=S.lora_r, alpha=S.lora_alpha,
                               dropout=S.lora_dropout)  # no extra_modules_to_save: the pooler stays frozen
-    model = AutoModelForSequenceClassification.from_pretrained(P.models["bert"], num_labels=1)
+    with load_report_off():  # the notebook showed this report in section 2
+        model = AutoModelForSequenceClassification.from_pretrained(P.models["bert"], num_labels=1)
     args = dataclasses.replace(config, learning_rate=config.learning_rate * lr_factor,
                                output_dir=str(P.output_dir() / "frozen_pooler"))
     return RewardTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer, peft_config=lora)
 
 
-def count_ties(r_chosen, r_rejected):
-    """🐕 Held-out pairs whose two rewards are exactly equal, and the share of rewards at the largest value."""
-    rewards = torch.cat([r_chosen, r_rejected])
-    return int((r_chosen == r_rejected).sum()), (rewards == rewards.max()).float().mean().item()
+@torch.no_grad()
+def pooler_saturation(model, tokenizer, prompts, summaries, max_length, threshold=0.99):
+    """🐕 The share of the pooler's outputs (tanh) with |value| > `threshold`: where tanh is flat, over these texts."""
+    pooler = next(module for name, module in model.named_modules() if name.endswith("pooler"))  # the outermost
+    outputs = []
+    hook = pooler.register_forward_hook(lambda module, inputs, output: outputs.append(output.float().cpu()))
+    try:
+        score(model, tokenizer, prompts, summaries, max_length=max_length)
+    finally:
+        hook.remove()
+    return (torch.cat(outputs).abs() > threshold).float().mean().item()
 
 
 def centred_pairwise_loss(r_chosen, r_rejected, coefficient):

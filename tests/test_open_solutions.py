@@ -75,6 +75,23 @@ def test_wrong_post_pairs_pair_each_post_with_another_posts_summary():
     assert all(r["rejected"] != r["chosen"] and r["chosen"] == "good " + r["prompt"].split()[1] for r in wrong)
 
 
+def test_nb02_pooler_saturation_is_the_share_of_pooler_outputs_beyond_the_threshold(tmp_path):
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]) + "\n")
+    tokenizer = BertTokenizer(str(tmp_path / "vocab.txt"))
+    config = BertConfig(vocab_size=7, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                        num_labels=1)
+    model = BertForSequenceClassification(config).eval()
+    dense = model.bert.pooler.dense
+    with torch.no_grad():
+        dense.weight.zero_()
+        dense.bias.copy_(torch.tensor([10.0, -10.0, 0.5, 0, 0, 0, 0, 0]))  # tanh: ±1 on two of 8 outputs
+    share = nb02_open.pooler_saturation(model, tokenizer, ["a b", "b"], ["a", "a b a"], max_length=16)
+    assert share == pytest.approx(2 / 8)
+    assert not model.bert.pooler._forward_hooks  # the hook is removed
+
+
 # ----------------------------------------------------------------------------- 04: PPO-ptx, polite-vs-rude
 @pytest.fixture(scope="module")
 def tiny_lm():
