@@ -238,6 +238,22 @@ def _gradient_problem(learner_fn: Callable, reference_fn: Callable, args: tuple,
     return None
 
 
+def call_learner(name: str, where: str, fn: Callable, *args, details: str = "") -> tuple[bool | None, Any]:
+    """Call a learner's function the way every checker does: never raise.
+
+    Returns (True, result); (None, None) after printing ⏭ when it still raises NotImplementedError; (False, None)
+    after printing ❌ with the error, `where` (e.g. "case 2 of 4") and `details` (inputs, a hint) appended.
+    """
+    try:
+        return True, fn(*args)
+    except NotImplementedError:
+        print(f"⏭  {name}: not attempted yet — the notebook carries on with the reference.")
+        return None, None
+    except Exception as err:  # the learner's code may fail in any way; report it, don't raise
+        print(f"❌ {name}: {where} raised {type(err).__name__}: {err}{details}")
+        return False, None
+
+
 def check(learner_fn: Callable, reference_fn: Callable, cases: Iterable[tuple], *, name: str, hint: str,
           mistakes: Mapping[str, Callable] | None = None, atol: float = 1e-5, rtol: float = 1e-4,
           grad_args: Iterable[int] = ()) -> bool | None:
@@ -262,15 +278,10 @@ def check(learner_fn: Callable, reference_fn: Callable, cases: Iterable[tuple], 
         want = reference_fn(*copy.deepcopy(args))
         learner_args = copy.deepcopy(args)
         where = f"case {i + 1} of {len(cases)}"
-        try:
-            got = learner_fn(*learner_args)
-        except NotImplementedError:
-            print(f"⏭  {name}: not attempted yet — the notebook carries on with the reference.")
-            return None
-        except Exception as err:  # the learner's code may fail in any way; report it, don't raise
-            print(f"❌ {name}: {where} raised {type(err).__name__}: {err}\n   inputs:\n"
-                  f"{_describe_case(learner_fn, args)}\n   hint: {hint}")
-            return False
+        status, got = call_learner(name, where, learner_fn, *learner_args,
+                                   details=f"\n   inputs:\n{_describe_case(learner_fn, args)}\n   hint: {hint}")
+        if status is not True:
+            return status
         changed = [n for n, a, b in zip(_argument_names(learner_fn, len(args)), learner_args, args) if not _unchanged(a, b)]
         if changed:
             print(f"❌ {name}: {where}: your function changed its input {', '.join(changed)}.\n   inputs:\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhf_helpers.checkers.core import _safe_repr, check
+from rlhf_helpers.checkers.core import _safe_repr, call_learner, check
 from rlhf_helpers.course.toxicity_metrics import bootstrap_ci, expected_max_toxicity, mean_toxicity
 
 
@@ -162,14 +162,9 @@ def check_bootstrap_ci(fn) -> bool | None:
     for i, (scores, n_boot, seed) in enumerate(cases):
         want = _bootstrap_mean_ci(scores, n_boot, seed)
         given = copy.deepcopy(scores)
-        try:
-            got = fn(given, n_boot, seed)
-        except NotImplementedError:
-            print(f"⏭  {name}: not attempted yet — the notebook carries on with the reference.")
-            return None
-        except Exception as err:  # the learner's code may fail in any way; report it, don't raise
-            print(f"❌ {name}: case {i + 1} raised {type(err).__name__}: {err}\n   scores = {show(scores)}")
-            return False
+        status, got = call_learner(name, f"case {i + 1}", fn, given, n_boot, seed, details=f"\n   scores = {show(scores)}")
+        if status is not True:
+            return status
         if not np.array_equal(given, scores):
             print(f"❌ {name}: case {i + 1}: your function changed its input scores.\n   hint: {MUTATION_HINT}")
             return False
